@@ -1,0 +1,198 @@
+//! Value decoders and encoders of the non-MP attributes. Each decoder says
+//! only whether the value is well formed; the verdict comes from `SPECS`.
+
+use std::net::Ipv4Addr;
+
+use bytes::{BufMut, BytesMut};
+
+use super::community::{self, Community, ExtCommunity, LargeCommunity};
+use super::{code, put_attr, AsPath, PathAttributes};
+use crate::context::SessionCtx;
+use crate::error::AttrErrorKind;
+use crate::types::{Asn, ClusterId, RouterId};
+
+/// ORIGIN values (RFC 4271 §5.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "kebab-case"))]
+pub enum Origin {
+    Igp = 0,
+    Egp = 1,
+    Incomplete = 2,
+}
+
+/// AGGREGATOR / AS4_AGGREGATOR (RFC 4271 §5.1.7, RFC 6793 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Aggregator {
+    pub asn: Asn,
+    pub address: Ipv4Addr,
+}
+
+fn u32_exact(v: &[u8]) -> Result<u32, AttrErrorKind> {
+    let b: [u8; 4] = v.try_into().map_err(|_| AttrErrorKind::BadLength)?;
+    Ok(u32::from_be_bytes(b))
+}
+
+fn aggregator(v: &[u8], width: usize) -> Result<Aggregator, AttrErrorKind> {
+    if v.len() != width + 4 {
+        return Err(AttrErrorKind::BadLength);
+    }
+    let (a, addr) = v.split_at(width);
+    let asn = if width == 4 { u32_exact(a)? } else { u32::from(u16::from_be_bytes([a[0], a[1]])) };
+    if asn == 0 {
+        return Err(AttrErrorKind::ZeroAs); // RFC 7607 §2
+    }
+    Ok(Aggregator { asn: Asn(asn), address: Ipv4Addr::from(u32_exact(addr)?) })
+}
+
+/// Decodes the value of a known, non-MP attribute into `a`.
+pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &SessionCtx) -> Result<(), AttrErrorKind> {
+    let width = if ctx.four_octet_as { 4 } else { 2 };
+    match c {
+        code::ORIGIN => {
+            a.origin = Some(match v {
+                [0] => Origin::Igp,
+                [1] => Origin::Egp,
+                [2] => Origin::Incomplete,
+                [_] => return Err(AttrErrorKind::InvalidOrigin),
+                _ => return Err(AttrErrorKind::BadLength),
+            })
+        }
+        code::AS_PATH => a.as_path = Some(AsPath::decode(v, width).ok_or(AttrErrorKind::MalformedAsPath)?),
+        code::NEXT_HOP => a.next_hop = Some(Ipv4Addr::from(u32_exact(v)?)),
+        code::MULTI_EXIT_DISC => a.med = Some(u32_exact(v)?),
+        code::LOCAL_PREF => a.local_pref = Some(u32_exact(v)?),
+        code::ATOMIC_AGGREGATE if v.is_empty() => a.atomic_aggregate = true,
+        code::ATOMIC_AGGREGATE => return Err(AttrErrorKind::BadLength),
+        code::AGGREGATOR => a.aggregator = Some(aggregator(v, width)?),
+        code::COMMUNITIES => {
+            a.communities = Some(
+                community::decode_list::<4, _>(v, |c| Community(u32::from_be_bytes(*c))).ok_or(AttrErrorKind::BadLength)?,
+            )
+        }
+        code::ORIGINATOR_ID => a.originator_id = Some(RouterId(Ipv4Addr::from(u32_exact(v)?))),
+        code::CLUSTER_LIST => {
+            a.cluster_list = Some(
+                community::decode_list::<4, _>(v, |c| ClusterId(Ipv4Addr::from(*c))).ok_or(AttrErrorKind::BadLength)?,
+            )
+        }
+        code::EXTENDED_COMMUNITIES => {
+            a.ext_communities = Some(community::decode_list::<8, _>(v, |c| ExtCommunity(*c)).ok_or(AttrErrorKind::BadLength)?)
+        }
+        // RFC 6793 §6: AS4_PATH and AS4_AGGREGATOR only travel between
+        // 2-octet speakers' neighbours; from a 4-octet speaker they are discarded.
+        code::AS4_PATH if ctx.four_octet_as => return Err(AttrErrorKind::FromNewSpeaker),
+        code::AS4_PATH => a.as4_path = Some(AsPath::decode(v, 4).ok_or(AttrErrorKind::MalformedAsPath)?),
+        code::AS4_AGGREGATOR if ctx.four_octet_as => return Err(AttrErrorKind::FromNewSpeaker),
+        code::AS4_AGGREGATOR => a.as4_aggregator = Some(aggregator(v, 4)?),
+        code::LARGE_COMMUNITY => {
+            a.large_communities = Some(
+                community::decode_list::<12, _>(v, |c| LargeCommunity {
+                    global: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+                    local1: u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
+                    local2: u32::from_be_bytes([c[8], c[9], c[10], c[11]]),
+                })
+                .ok_or(AttrErrorKind::BadLength)?,
+            )
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Appends attribute `c` of `a` if present, with flags `fl`.
+pub(super) fn encode_value(
+    a: &PathAttributes,
+    c: u8,
+    fl: u8,
+    buf: &mut BytesMut,
+    width: usize,
+) -> Result<(), crate::EncodeError> {
+    let put_agg = |b: &mut BytesMut, g: &Aggregator, w: usize| {
+        if w == 4 {
+            b.put_u32(g.asn.0);
+        } else {
+            b.put_u16(g.asn.to_u16_or_trans());
+        }
+        b.put_slice(&g.address.octets());
+    };
+    match c {
+        code::ORIGIN => {
+            if let Some(o) = a.origin {
+                put_attr(buf, fl, c, |b| Ok(b.put_u8(o as u8)))?;
+            }
+        }
+        code::AS_PATH => {
+            if let Some(p) = &a.as_path {
+                put_attr(buf, fl, c, |b| p.encode(b, width))?;
+            }
+        }
+        code::NEXT_HOP => {
+            if let Some(n) = a.next_hop {
+                put_attr(buf, fl, c, |b| Ok(b.put_slice(&n.octets())))?;
+            }
+        }
+        code::MULTI_EXIT_DISC => {
+            if let Some(m) = a.med {
+                put_attr(buf, fl, c, |b| Ok(b.put_u32(m)))?;
+            }
+        }
+        code::LOCAL_PREF => {
+            if let Some(l) = a.local_pref {
+                put_attr(buf, fl, c, |b| Ok(b.put_u32(l)))?;
+            }
+        }
+        code::ATOMIC_AGGREGATE => {
+            if a.atomic_aggregate {
+                put_attr(buf, fl, c, |_| Ok(()))?;
+            }
+        }
+        code::AGGREGATOR => {
+            if let Some(g) = &a.aggregator {
+                put_attr(buf, fl, c, |b| Ok(put_agg(b, g, width)))?;
+            }
+        }
+        code::COMMUNITIES => {
+            if let Some(cs) = &a.communities {
+                put_attr(buf, fl, c, |b| Ok(community::encode_communities(b, cs)))?;
+            }
+        }
+        code::ORIGINATOR_ID => {
+            if let Some(o) = a.originator_id {
+                put_attr(buf, fl, c, |b| Ok(b.put_slice(&o.0.octets())))?;
+            }
+        }
+        code::CLUSTER_LIST => {
+            if let Some(cl) = &a.cluster_list {
+                put_attr(buf, fl, c, |b| {
+                    for id in cl {
+                        b.put_slice(&id.0.octets());
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        code::EXTENDED_COMMUNITIES => {
+            if let Some(e) = &a.ext_communities {
+                put_attr(buf, fl, c, |b| Ok(community::encode_ext(b, e)))?;
+            }
+        }
+        code::AS4_PATH => {
+            if let Some(p) = &a.as4_path {
+                put_attr(buf, fl, c, |b| p.encode(b, 4))?;
+            }
+        }
+        code::AS4_AGGREGATOR => {
+            if let Some(g) = &a.as4_aggregator {
+                put_attr(buf, fl, c, |b| Ok(put_agg(b, g, 4)))?;
+            }
+        }
+        code::LARGE_COMMUNITY => {
+            if let Some(l) = &a.large_communities {
+                put_attr(buf, fl, c, |b| Ok(community::encode_large(b, l)))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
