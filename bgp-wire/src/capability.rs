@@ -34,7 +34,11 @@ pub const CAP_FQDN: u8 = 73;
 
 /// One capability.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(tag = "name", rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "name", rename_all = "kebab-case")
+)]
 pub enum Capability {
     /// RFC 4760 §8.
     Multiprotocol { family: Family },
@@ -189,9 +193,9 @@ impl Capability {
             CAP_ROUTE_REFRESH if v.is_empty() => Capability::RouteRefresh,
             CAP_EXTENDED_MESSAGE if v.is_empty() => Capability::ExtendedMessage,
             CAP_ENHANCED_ROUTE_REFRESH if v.is_empty() => Capability::EnhancedRouteRefresh,
-            CAP_FOUR_OCTET_AS if v.len() == 4 => {
-                Capability::FourOctetAs { asn: Asn(u32::from_be_bytes([v[0], v[1], v[2], v[3]])) }
-            }
+            CAP_FOUR_OCTET_AS if v.len() == 4 => Capability::FourOctetAs {
+                asn: Asn(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
+            },
             CAP_EXTENDED_NEXT_HOP if !v.is_empty() && v.len() % 6 == 0 => Capability::ExtendedNextHop {
                 entries: v
                     .chunks_exact(6)
@@ -248,7 +252,10 @@ impl Capability {
                 if v.len() != 2 + hl + dl {
                     return None;
                 }
-                Capability::Fqdn { hostname: v.slice_ref(hostname), domain: v.slice_ref(domain) }
+                Capability::Fqdn {
+                    hostname: v.slice_ref(hostname),
+                    domain: v.slice_ref(domain),
+                }
             }
             CAP_MULTIPROTOCOL
             | CAP_ROUTE_REFRESH

@@ -21,7 +21,11 @@ pub struct SessionCtx {
 impl Default for SessionCtx {
     /// A modern session before ADD-PATH: 4-octet AS, standard lengths.
     fn default() -> Self {
-        SessionCtx { four_octet_as: true, add_path: Vec::new(), extended_message: false }
+        SessionCtx {
+            four_octet_as: true,
+            add_path: Vec::new(),
+            extended_message: false,
+        }
     }
 }
 

@@ -48,7 +48,11 @@ pub struct NotifyError {
 
 impl NotifyError {
     pub fn new(code: u8, subcode: u8, data: impl Into<Vec<u8>>) -> NotifyError {
-        NotifyError { code, subcode, data: data.into() }
+        NotifyError {
+            code,
+            subcode,
+            data: data.into(),
+        }
     }
 }
 
@@ -85,7 +89,11 @@ pub enum UpdateError {
     InvalidNetworkField(&'static str),
     /// MP_REACH_NLRI / MP_UNREACH_NLRI cannot be parsed (RFC 7606 §7.11,
     /// §5.3; RFC 4760 §7): 3/9 with the attribute as data.
-    MalformedMpAttribute { type_code: u8, reason: &'static str, data: Vec<u8> },
+    MalformedMpAttribute {
+        type_code: u8,
+        reason: &'static str,
+        data: Vec<u8>,
+    },
     /// An attribute error that would have been treat-as-withdraw, in an
     /// UPDATE that carries no reachable NLRI to withdraw (RFC 7606 §5.2).
     NoNlriToWithdraw(AttrError),
@@ -142,9 +150,7 @@ impl DecodeError {
                 UpdateError::NoNlriToWithdraw(a) => a.rfc4271_notification(),
             },
             DecodeError::Notification(_) => return None,
-            DecodeError::RouteRefresh(RouteRefreshError::InvalidMessageLength(m)) => {
-                NotifyError::new(7, 1, m.clone())
-            }
+            DecodeError::RouteRefresh(RouteRefreshError::InvalidMessageLength(m)) => NotifyError::new(7, 1, m.clone()),
         })
     }
 }
@@ -270,9 +276,7 @@ impl AttrError {
         };
         let data = match self.kind {
             AttrErrorKind::MissingWellKnown => vec![self.type_code],
-            AttrErrorKind::MalformedAsPath | AttrErrorKind::Framing | AttrErrorKind::Duplicate => {
-                Vec::new()
-            }
+            AttrErrorKind::MalformedAsPath | AttrErrorKind::Framing | AttrErrorKind::Duplicate => Vec::new(),
             _ => self.data.clone(),
         };
         NotifyError { code: 3, subcode, data }
@@ -281,7 +285,13 @@ impl AttrError {
 
 impl fmt::Display for AttrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attribute {}: {} ({})", self.type_code, self.kind.as_str(), self.action)
+        write!(
+            f,
+            "attribute {}: {} ({})",
+            self.type_code,
+            self.kind.as_str(),
+            self.action
+        )
     }
 }
 

@@ -104,9 +104,7 @@ pub fn parse_header(buf: &[u8], ctx: &SessionCtx) -> Result<Option<Header>, Head
 /// counts only complete messages as received).
 pub fn split_message(buf: &mut BytesMut, ctx: &SessionCtx) -> Result<Option<Bytes>, HeaderError> {
     match parse_header(buf, ctx)? {
-        Some(h) if buf.len() >= usize::from(h.length) => {
-            Ok(Some(buf.split_to(usize::from(h.length)).freeze()))
-        }
+        Some(h) if buf.len() >= usize::from(h.length) => Ok(Some(buf.split_to(usize::from(h.length)).freeze())),
         _ => Ok(None),
     }
 }

@@ -39,8 +39,8 @@ pub use attributes::PathAttributes;
 pub use capability::Capability;
 pub use context::SessionCtx;
 pub use error::{
-    Action, AttrError, AttrErrorKind, DecodeError, EncodeError, HeaderError, NotificationError, NotifyError,
-    OpenError, RouteRefreshError, UpdateError,
+    Action, AttrError, AttrErrorKind, DecodeError, EncodeError, HeaderError, NotificationError, NotifyError, OpenError,
+    RouteRefreshError, UpdateError,
 };
 pub use header::{parse_header, split_message, Header, MessageType};
 pub use message::Message;

@@ -9,7 +9,11 @@ use crate::{Notification, Open, RouteRefresh, Update};
 
 /// Any BGP message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(tag = "type", rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "type", rename_all = "kebab-case")
+)]
 pub enum Message {
     Open(Open),
     Update(Update),

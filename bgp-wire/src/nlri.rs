@@ -64,17 +64,32 @@ impl NlriError {
 impl Nlri {
     /// An empty run.
     pub fn empty(family: Family, add_path: bool) -> Nlri {
-        Nlri { family, add_path, count: 0, raw: Bytes::new() }
+        Nlri {
+            family,
+            add_path,
+            count: 0,
+            raw: Bytes::new(),
+        }
     }
 
     /// Validates `raw` as NLRI of `family`. NLRI of families whose prefixes
     /// this codec does not decode are kept opaque and not validated.
     pub fn decode(family: Family, add_path: bool, raw: Bytes) -> Result<Nlri, NlriError> {
         let Some(bits) = family.prefix_bits() else {
-            return Ok(Nlri { family, add_path, count: 0, raw });
+            return Ok(Nlri {
+                family,
+                add_path,
+                count: 0,
+                raw,
+            });
         };
         let count = validate(&raw, bits, add_path)?;
-        Ok(Nlri { family, add_path, count, raw })
+        Ok(Nlri {
+            family,
+            add_path,
+            count,
+            raw,
+        })
     }
 
     /// Encodes entries into a new run. Entries of another family than
@@ -89,7 +104,12 @@ impl Nlri {
             push_entry(&mut buf, e, add_path);
             count += 1;
         }
-        Nlri { family, add_path, count, raw: buf.freeze() }
+        Nlri {
+            family,
+            add_path,
+            count,
+            raw: buf.freeze(),
+        }
     }
 
     /// A run of plain prefixes (no path identifiers).
@@ -129,7 +149,11 @@ impl Nlri {
     pub fn iter(&self) -> NlriIter<'_> {
         let bits = self.family.prefix_bits().unwrap_or(0);
         let rest: &[u8] = if bits == 0 { &[] } else { &self.raw };
-        NlriIter { rest, v6: bits == 128, add_path: self.add_path }
+        NlriIter {
+            rest,
+            v6: bits == 128,
+            add_path: self.add_path,
+        }
     }
 
     /// The entries' prefixes, in wire order.
@@ -238,7 +262,10 @@ impl serde::Serialize for Nlri {
         let mut seq = s.serialize_seq(Some(self.len()))?;
         for e in self.iter() {
             match e.path_id {
-                Some(id) => seq.serialize_element(&serde_json_like::PathEntry { path_id: id.0, prefix: e.prefix })?,
+                Some(id) => seq.serialize_element(&serde_json_like::PathEntry {
+                    path_id: id.0,
+                    prefix: e.prefix,
+                })?,
                 None => seq.serialize_element(&e.prefix)?,
             }
         }

@@ -35,7 +35,11 @@ pub enum ShutdownCommError {
 
 impl Notification {
     pub fn new(code: u8, subcode: u8, data: impl Into<Bytes>) -> Notification {
-        Notification { code, subcode, data: data.into() }
+        Notification {
+            code,
+            subcode,
+            data: data.into(),
+        }
     }
 
     /// Cease with a shutdown communication (RFC 9003 §2: at most 255
@@ -48,16 +52,18 @@ impl Notification {
         let mut data = BytesMut::with_capacity(end + 1);
         data.put_u8(end as u8);
         data.put_slice(&message.as_bytes()[..end]);
-        Notification { code: CEASE, subcode, data: data.freeze() }
+        Notification {
+            code: CEASE,
+            subcode,
+            data: data.freeze(),
+        }
     }
 
     /// The shutdown communication carried by Cease / Administrative
     /// Shutdown or Reset (RFC 9003 §2). `None` when the message is not one
     /// of those or carries no data.
     pub fn shutdown_communication(&self) -> Option<Result<&str, ShutdownCommError>> {
-        if self.code != CEASE
-            || !(self.subcode == ADMINISTRATIVE_SHUTDOWN || self.subcode == ADMINISTRATIVE_RESET)
-        {
+        if self.code != CEASE || !(self.subcode == ADMINISTRATIVE_SHUTDOWN || self.subcode == ADMINISTRATIVE_RESET) {
             return None;
         }
         let (&len, text) = self.data.split_first()?;
@@ -74,7 +80,11 @@ impl Notification {
 
     pub fn decode(body: &Bytes) -> Result<Notification, DecodeError> {
         match body.get(..2) {
-            Some(&[code, subcode]) => Ok(Notification { code, subcode, data: body.slice(2..) }),
+            Some(&[code, subcode]) => Ok(Notification {
+                code,
+                subcode,
+                data: body.slice(2..),
+            }),
             _ => Err(DecodeError::Notification(NotificationError::TooShort)),
         }
     }
@@ -89,59 +99,77 @@ impl Notification {
 /// The name of a NOTIFICATION code and subcode.
 pub fn describe(code: u8, subcode: u8) -> String {
     let (c, s) = match code {
-        1 => ("Message Header Error", match subcode {
-            1 => "Connection Not Synchronized",
-            2 => "Bad Message Length",
-            3 => "Bad Message Type",
-            _ => "",
-        }),
-        2 => ("OPEN Message Error", match subcode {
-            1 => "Unsupported Version Number",
-            2 => "Bad Peer AS",
-            3 => "Bad BGP Identifier",
-            4 => "Unsupported Optional Parameter",
-            6 => "Unacceptable Hold Time",
-            7 => "Unsupported Capability",
-            11 => "Role Mismatch",
-            _ => "",
-        }),
-        3 => ("UPDATE Message Error", match subcode {
-            1 => "Malformed Attribute List",
-            2 => "Unrecognized Well-known Attribute",
-            3 => "Missing Well-known Attribute",
-            4 => "Attribute Flags Error",
-            5 => "Attribute Length Error",
-            6 => "Invalid ORIGIN Attribute",
-            8 => "Invalid NEXT_HOP Attribute",
-            9 => "Optional Attribute Error",
-            10 => "Invalid Network Field",
-            11 => "Malformed AS_PATH",
-            _ => "",
-        }),
+        1 => (
+            "Message Header Error",
+            match subcode {
+                1 => "Connection Not Synchronized",
+                2 => "Bad Message Length",
+                3 => "Bad Message Type",
+                _ => "",
+            },
+        ),
+        2 => (
+            "OPEN Message Error",
+            match subcode {
+                1 => "Unsupported Version Number",
+                2 => "Bad Peer AS",
+                3 => "Bad BGP Identifier",
+                4 => "Unsupported Optional Parameter",
+                6 => "Unacceptable Hold Time",
+                7 => "Unsupported Capability",
+                11 => "Role Mismatch",
+                _ => "",
+            },
+        ),
+        3 => (
+            "UPDATE Message Error",
+            match subcode {
+                1 => "Malformed Attribute List",
+                2 => "Unrecognized Well-known Attribute",
+                3 => "Missing Well-known Attribute",
+                4 => "Attribute Flags Error",
+                5 => "Attribute Length Error",
+                6 => "Invalid ORIGIN Attribute",
+                8 => "Invalid NEXT_HOP Attribute",
+                9 => "Optional Attribute Error",
+                10 => "Invalid Network Field",
+                11 => "Malformed AS_PATH",
+                _ => "",
+            },
+        ),
         4 => ("Hold Timer Expired", ""),
-        5 => ("Finite State Machine Error", match subcode {
-            1 => "Receive Unexpected Message in OpenSent State",
-            2 => "Receive Unexpected Message in OpenConfirm State",
-            3 => "Receive Unexpected Message in Established State",
-            _ => "",
-        }),
-        6 => ("Cease", match subcode {
-            1 => "Maximum Number of Prefixes Reached",
-            2 => "Administrative Shutdown",
-            3 => "Peer De-configured",
-            4 => "Administrative Reset",
-            5 => "Connection Rejected",
-            6 => "Other Configuration Change",
-            7 => "Connection Collision Resolution",
-            8 => "Out of Resources",
-            9 => "Hard Reset",
-            10 => "BFD Down",
-            _ => "",
-        }),
-        7 => ("ROUTE-REFRESH Message Error", match subcode {
-            1 => "Invalid Message Length",
-            _ => "",
-        }),
+        5 => (
+            "Finite State Machine Error",
+            match subcode {
+                1 => "Receive Unexpected Message in OpenSent State",
+                2 => "Receive Unexpected Message in OpenConfirm State",
+                3 => "Receive Unexpected Message in Established State",
+                _ => "",
+            },
+        ),
+        6 => (
+            "Cease",
+            match subcode {
+                1 => "Maximum Number of Prefixes Reached",
+                2 => "Administrative Shutdown",
+                3 => "Peer De-configured",
+                4 => "Administrative Reset",
+                5 => "Connection Rejected",
+                6 => "Other Configuration Change",
+                7 => "Connection Collision Resolution",
+                8 => "Out of Resources",
+                9 => "Hard Reset",
+                10 => "BFD Down",
+                _ => "",
+            },
+        ),
+        7 => (
+            "ROUTE-REFRESH Message Error",
+            match subcode {
+                1 => "Invalid Message Length",
+                _ => "",
+            },
+        ),
         8 => ("Send Hold Timer Expired", ""),
         _ => ("Unknown error code", ""),
     };
@@ -165,8 +193,12 @@ impl serde::Serialize for Notification {
         st.serialize_field("data", &crate::serde_util::HexStr(&self.data))?;
         match self.shutdown_communication() {
             Some(Ok(text)) => st.serialize_field("shutdown_communication", text)?,
-            Some(Err(ShutdownCommError::BadLength)) => st.serialize_field("shutdown_communication_error", "bad length")?,
-            Some(Err(ShutdownCommError::InvalidUtf8)) => st.serialize_field("shutdown_communication_error", "invalid UTF-8")?,
+            Some(Err(ShutdownCommError::BadLength)) => {
+                st.serialize_field("shutdown_communication_error", "bad length")?
+            }
+            Some(Err(ShutdownCommError::InvalidUtf8)) => {
+                st.serialize_field("shutdown_communication_error", "invalid UTF-8")?
+            }
             None => {}
         }
         st.end()

@@ -59,7 +59,11 @@ impl Open {
             my_as: asn.to_u16_or_trans(),
             hold_time,
             router_id,
-            params: if capabilities.is_empty() { Vec::new() } else { vec![capabilities] },
+            params: if capabilities.is_empty() {
+                Vec::new()
+            } else {
+                vec![capabilities]
+            },
             extended_params: false,
         }
     }
@@ -125,7 +129,13 @@ impl Open {
             }
             params.push(decode_capabilities(body, value).map_err(malformed)?);
         }
-        Ok(Open { my_as, hold_time, router_id, params, extended_params })
+        Ok(Open {
+            my_as,
+            hold_time,
+            router_id,
+            params,
+            extended_params,
+        })
     }
 
     /// Appends the OPEN body.

@@ -30,9 +30,10 @@ pub struct RouteRefresh {
 impl RouteRefresh {
     pub fn decode(body: &Bytes) -> Result<RouteRefresh, DecodeError> {
         match body.as_ref() {
-            &[a0, a1, subtype, safi] => {
-                Ok(RouteRefresh { family: Family::new(Afi(u16::from_be_bytes([a0, a1])), Safi(safi)), subtype })
-            }
+            &[a0, a1, subtype, safi] => Ok(RouteRefresh {
+                family: Family::new(Afi(u16::from_be_bytes([a0, a1])), Safi(safi)),
+                subtype,
+            }),
             // RFC 7313 §5: a length other than 4 octets of body is 7/1,
             // with the whole message as data.
             _ => {

@@ -71,8 +71,14 @@ pub struct Family {
 }
 
 impl Family {
-    pub const IPV4_UNICAST: Family = Family { afi: Afi::IPV4, safi: Safi::UNICAST };
-    pub const IPV6_UNICAST: Family = Family { afi: Afi::IPV6, safi: Safi::UNICAST };
+    pub const IPV4_UNICAST: Family = Family {
+        afi: Afi::IPV4,
+        safi: Safi::UNICAST,
+    };
+    pub const IPV6_UNICAST: Family = Family {
+        afi: Afi::IPV6,
+        safi: Safi::UNICAST,
+    };
 
     pub const fn new(afi: Afi, safi: Safi) -> Family {
         Family { afi, safi }
@@ -84,9 +90,15 @@ impl Family {
     pub fn prefix_bits(self) -> Option<u8> {
         match self {
             Family::IPV4_UNICAST => Some(32),
-            Family { afi: Afi::IPV4, safi: Safi::MULTICAST } => Some(32),
+            Family {
+                afi: Afi::IPV4,
+                safi: Safi::MULTICAST,
+            } => Some(32),
             Family::IPV6_UNICAST => Some(128),
-            Family { afi: Afi::IPV6, safi: Safi::MULTICAST } => Some(128),
+            Family {
+                afi: Afi::IPV6,
+                safi: Safi::MULTICAST,
+            } => Some(128),
             _ => None,
         }
     }

@@ -53,8 +53,10 @@ impl Update {
     pub fn end_of_rib(family: Family) -> Update {
         let mut u = Update::default();
         if family != Family::IPV4_UNICAST {
-            u.attributes.mp_unreach =
-                Some(crate::attributes::MpUnreach { family, withdrawn: Nlri::empty(family, false) });
+            u.attributes.mp_unreach = Some(crate::attributes::MpUnreach {
+                family,
+                withdrawn: Nlri::empty(family, false),
+            });
         }
         u
     }
@@ -69,7 +71,10 @@ impl Update {
         match &a.mp_unreach {
             None if a.is_empty() => Some(Family::IPV4_UNICAST),
             Some(u) if u.is_end_of_rib() => {
-                let only = PathAttributes { mp_unreach: None, ..a.clone() };
+                let only = PathAttributes {
+                    mp_unreach: None,
+                    ..a.clone()
+                };
                 only.is_empty().then_some(u.family)
             }
             _ => None,
@@ -84,14 +89,22 @@ impl Update {
     /// Announced entries by family: the NLRI field, then MP_REACH_NLRI.
     pub fn announced(&self) -> impl Iterator<Item = (Family, NlriEntry)> + '_ {
         let v4 = self.nlri.iter().map(|e| (Family::IPV4_UNICAST, e));
-        let mp = self.attributes.mp_reach.iter().flat_map(|r| r.nlri.iter().map(move |e| (r.family, e)));
+        let mp = self
+            .attributes
+            .mp_reach
+            .iter()
+            .flat_map(|r| r.nlri.iter().map(move |e| (r.family, e)));
         v4.chain(mp)
     }
 
     /// Withdrawn entries by family: the Withdrawn Routes field, then MP_UNREACH_NLRI.
     pub fn withdrawals(&self) -> impl Iterator<Item = (Family, NlriEntry)> + '_ {
         let v4 = self.withdrawn.iter().map(|e| (Family::IPV4_UNICAST, e));
-        let mp = self.attributes.mp_unreach.iter().flat_map(|u| u.withdrawn.iter().map(move |e| (u.family, e)));
+        let mp = self
+            .attributes
+            .mp_unreach
+            .iter()
+            .flat_map(|u| u.withdrawn.iter().map(move |e| (u.family, e)));
         v4.chain(mp)
     }
 
@@ -103,19 +116,31 @@ impl Update {
     pub fn decode(body: &Bytes, ctx: &SessionCtx) -> Result<Update, DecodeError> {
         let fail = |e| DecodeError::Update(e);
         // RFC 7606 §3.b: lengths that overrun the message reset the session.
-        let (i, withdrawn) =
-            need(len16_data(body), || fail(UpdateError::MalformedAttributeList("withdrawn routes length overruns the message")))?;
-        let (nlri, attrs) =
-            need(len16_data(i), || fail(UpdateError::MalformedAttributeList("path attribute length overruns the message")))?;
+        let (i, withdrawn) = need(len16_data(body), || {
+            fail(UpdateError::MalformedAttributeList(
+                "withdrawn routes length overruns the message",
+            ))
+        })?;
+        let (nlri, attrs) = need(len16_data(i), || {
+            fail(UpdateError::MalformedAttributeList(
+                "path attribute length overruns the message",
+            ))
+        })?;
         let v4 = Family::IPV4_UNICAST;
         let add_path = ctx.add_path(v4);
         let nlri_field = |raw: &[u8]| {
-            Nlri::decode(v4, add_path, body.slice_ref(raw)).map_err(|e| fail(UpdateError::InvalidNetworkField(e.as_str())))
+            Nlri::decode(v4, add_path, body.slice_ref(raw))
+                .map_err(|e| fail(UpdateError::InvalidNetworkField(e.as_str())))
         };
         let withdrawn = nlri_field(withdrawn)?;
         let nlri = nlri_field(nlri)?;
         let (attributes, errors) = PathAttributes::decode(&body.slice_ref(attrs), ctx).map_err(fail)?;
-        let mut u = Update { withdrawn, attributes, nlri, errors };
+        let mut u = Update {
+            withdrawn,
+            attributes,
+            nlri,
+            errors,
+        };
         u.check_mandatory();
         // RFC 7606 §5.2: with no reachable NLRI there is nothing to treat as
         // withdrawn, so any error stronger than attribute discard resets.
@@ -184,4 +209,3 @@ impl serde::Serialize for Update {
         st.end()
     }
 }
-

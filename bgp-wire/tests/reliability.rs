@@ -90,7 +90,9 @@ fn a4_oversized_update_is_refused_from_the_header_alone() {
 
 /// An UPDATE of `n` /32 prefixes (A5, A6, E6).
 fn many_host_routes(n: usize) -> Vec<u8> {
-    let nlri: String = (0..n).map(|i| format!("200a{:02x}{:02x}{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff)).collect();
+    let nlri: String = (0..n)
+        .map(|i| format!("200a{:02x}{:02x}{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff))
+        .collect();
     update("", B_ATTRS, &nlri)
 }
 
@@ -98,7 +100,10 @@ fn many_host_routes(n: usize) -> Vec<u8> {
 fn a5_extended_update_accepted_when_we_announced_it() {
     let m = many_host_routes(1200);
     assert!(m.len() > 4096);
-    let c = SessionCtx { extended_message: true, ..ctx() };
+    let c = SessionCtx {
+        extended_message: true,
+        ..ctx()
+    };
     let u = upd(decode_with(&m, &c));
     assert_eq!(u.nlri.len(), 1200);
     assert_eq!(u.action(), None);
@@ -114,7 +119,10 @@ fn a6_extended_update_refused_when_we_did_not_announce_it() {
 
 #[test]
 fn a7_open_over_4096_is_1_2_even_with_extended_messages() {
-    let c = SessionCtx { extended_message: true, ..ctx() };
+    let c = SessionCtx {
+        extended_message: true,
+        ..ctx()
+    };
     let mut buf = BytesMut::from(&h(&format!("{M} 1001 01"))[..]);
     assert_eq!(
         split_message(&mut buf, &c).unwrap_err(),
@@ -222,8 +230,12 @@ fn b_baseline_open_decodes_with_its_capabilities() {
             assert_eq!(
                 caps,
                 vec![
-                    Capability::Multiprotocol { family: Family::IPV4_UNICAST },
-                    Capability::FourOctetAs { asn: bgp_wire::Asn(65001) }
+                    Capability::Multiprotocol {
+                        family: Family::IPV4_UNICAST
+                    },
+                    Capability::FourOctetAs {
+                        asn: bgp_wire::Asn(65001)
+                    }
                 ]
             );
         }
@@ -268,7 +280,9 @@ fn b10_unknown_optional_parameter_is_2_4() {
 fn b11_unknown_capability_is_kept() {
     match decode(&open("01 04 fde9 005a 0a000002 09 02 07 ee 05 0102030405")).unwrap() {
         Message::Open(o) => {
-            assert!(matches!(o.capabilities().next(), Some(Capability::Unknown { code: 0xee, value }) if value.len() == 5))
+            assert!(
+                matches!(o.capabilities().next(), Some(Capability::Unknown { code: 0xee, value }) if value.len() == 5)
+            )
         }
         m => panic!("{m:?}"),
     }
@@ -286,7 +300,12 @@ fn b13_empty_four_octet_as_capability_never_reads_the_next_one() {
         Message::Open(o) => {
             let caps: Vec<_> = o.capabilities().collect();
             assert!(matches!(caps[0], Capability::Malformed { code: 65, value } if value.is_empty()));
-            assert_eq!(*caps[1], Capability::Multiprotocol { family: Family::IPV4_UNICAST });
+            assert_eq!(
+                *caps[1],
+                Capability::Multiprotocol {
+                    family: Family::IPV4_UNICAST
+                }
+            );
             assert_eq!(o.asn().0, 65001, "falls back to My AS");
         }
         m => panic!("{m:?}"),
@@ -304,7 +323,11 @@ fn b14_b15_malformed_known_capabilities_are_kept_as_malformed() {
             m => panic!("{m:?}"),
         }
     }
-    match decode(&open("01 04 fde9 005a 0a000002 0e 02 0c 40 02 0078 40 06 0010 0001 0180")).unwrap() {
+    match decode(&open(
+        "01 04 fde9 005a 0a000002 0e 02 0c 40 02 0078 40 06 0010 0001 0180",
+    ))
+    .unwrap()
+    {
         Message::Open(o) => {
             let gr: Vec<_> = o
                 .capabilities()
@@ -313,7 +336,11 @@ fn b14_b15_malformed_known_capabilities_are_kept_as_malformed() {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(gr, vec![120, 16], "both kept, in order, for the session to use the last");
+            assert_eq!(
+                gr,
+                vec![120, 16],
+                "both kept, in order, for the session to use the last"
+            );
         }
         m => panic!("{m:?}"),
     }
@@ -325,7 +352,9 @@ fn b16_long_unknown_capability_is_kept_whole() {
     let body = format!("01 04 fde9 005a 0a000002 68 02 66 4b 64 {value}");
     match decode(&open(&body)).unwrap() {
         Message::Open(o) => {
-            assert!(matches!(o.capabilities().next(), Some(Capability::Unknown { code: 75, value }) if value.len() == 100))
+            assert!(
+                matches!(o.capabilities().next(), Some(Capability::Unknown { code: 75, value }) if value.len() == 100)
+            )
         }
         m => panic!("{m:?}"),
     }
@@ -387,7 +416,11 @@ fn c2_last_attribute_overrunning_the_list_is_treat_as_withdraw() {
     let u = upd(decode(&update("", &format!("{B_ATTRS} c00808 fde90001"), B_NLRI)));
     assert_eq!(u.action(), Some(Action::TreatAsWithdraw));
     assert_eq!(u.errors[0].kind, AttrErrorKind::Framing);
-    assert_eq!(prefixes(&u), vec!["10.11.12.0/24"], "NLRI found through the Total Path Attribute Length");
+    assert_eq!(
+        prefixes(&u),
+        vec!["10.11.12.0/24"],
+        "NLRI found through the Total Path Attribute Length"
+    );
 }
 
 #[test]
@@ -442,16 +475,28 @@ fn c7_missing_mandatory_attribute_is_treat_as_withdraw() {
 
 #[test]
 fn c8_mp_only_update_needs_no_next_hop() {
-    let u = upd(decode(&update("", &format!("{MP_V6} 40010100 400206 0201 0000fde9"), "")));
+    let u = upd(decode(&update(
+        "",
+        &format!("{MP_V6} 40010100 400206 0201 0000fde9"),
+        "",
+    )));
     assert_eq!(u.action(), None);
     assert_eq!(prefixes(&u), vec!["2001:db8::/32"]);
 }
 
 #[test]
 fn c9_strongest_action_wins() {
-    let u = upd(decode(&update("", &format!("{B_ATTRS} 40060100 c00805fde9000100"), B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        &format!("{B_ATTRS} 40060100 c00805fde9000100"),
+        B_NLRI,
+    )));
     assert_eq!(u.action(), Some(Action::TreatAsWithdraw));
-    let n = reset(decode(&update("", &format!("c00805fde9000100 40010100 400200 {MP_V6} {MP_V6}"), "")));
+    let n = reset(decode(&update(
+        "",
+        &format!("c00805fde9000100 40010100 400200 {MP_V6} {MP_V6}"),
+        "",
+    )));
     assert_eq!((n.code, n.subcode), (3, 1));
 }
 
@@ -508,7 +553,11 @@ fn c16_low_flag_bits_are_ignored_and_not_sent() {
 
 #[test]
 fn c17_extended_length_on_a_short_attribute_is_accepted() {
-    let u = upd(decode(&update("", "5001000100 400206020100 00fde9 4003040a000001", B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        "5001000100 400206020100 00fde9 4003040a000001",
+        B_NLRI,
+    )));
     assert_eq!(u.action(), None);
     assert!(u.attributes.origin.is_some());
 }
@@ -522,7 +571,11 @@ fn c18_unrecognized_well_known_attribute_is_treat_as_withdraw() {
 
 #[test]
 fn c19_partial_bit_on_a_well_known_attribute_is_treat_as_withdraw() {
-    let u = upd(decode(&update("", "60010100 400206020100 00fde9 4003040a000001", B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        "60010100 400206020100 00fde9 4003040a000001",
+        B_NLRI,
+    )));
     assert_eq!(u.action(), Some(Action::TreatAsWithdraw));
     assert_eq!(u.errors[0].kind, AttrErrorKind::BadFlags);
 }
@@ -559,20 +612,36 @@ fn per_attribute_verdicts_follow_rfc7606_section_7() {
         ("800a00", taw, "CLUSTER_LIST length 0"),
         ("c01007 00020000fde900", taw, "EXTENDED_COMMUNITIES length 7"),
         ("c01106 0201 0000fde9", discard, "AS4_PATH from a 4-octet speaker"),
-        ("c01208 0000fde9 0a000001", discard, "AS4_AGGREGATOR from a 4-octet speaker"),
+        (
+            "c01208 0000fde9 0a000001",
+            discard,
+            "AS4_AGGREGATOR from a 4-octet speaker",
+        ),
         ("c0200b 0000000100000001000000", taw, "LARGE_COMMUNITY length 11"),
         ("800403 000000", taw, "MED length 3"),
         ("c0040400000001", taw, "MED with the transitive flag"),
         ("00080400000001", taw, "COMMUNITIES without the optional flag"),
-        ("80070800000001 0a000001", discard, "AGGREGATOR without the transitive flag"),
+        (
+            "80070800000001 0a000001",
+            discard,
+            "AGGREGATOR without the transitive flag",
+        ),
     ];
     for (extra, want, what) in cases {
         assert_eq!(action_of(extra), want, "{what}");
     }
-    let u = upd(decode(&update("", "40010103 400206020100 00fde9 4003040a000001", B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        "40010103 400206020100 00fde9 4003040a000001",
+        B_NLRI,
+    )));
     assert_eq!(u.errors[0].kind, AttrErrorKind::InvalidOrigin);
     assert_eq!(u.action(), Some(Action::TreatAsWithdraw));
-    let u = upd(decode(&update("", "4001020000 400206020100 00fde9 4003040a000001", B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        "4001020000 400206020100 00fde9 4003040a000001",
+        B_NLRI,
+    )));
     assert_eq!(u.errors[0].kind, AttrErrorKind::BadLength);
     assert_eq!(u.errors[0].rfc4271_notification().subcode, 5);
     assert_eq!(prefixes(&u), vec!["10.11.12.0/24"]);
@@ -581,10 +650,10 @@ fn per_attribute_verdicts_follow_rfc7606_section_7() {
 #[test]
 fn as_path_problems_are_treat_as_withdraw() {
     for path in [
-        "400206 05010000fde9",   // unknown segment type 5
-        "400206 02020000fde9",   // segment claims 2 ASNs, holds 1
-        "400202 0200",           // zero-length segment
-        "400206 020100000000",   // AS 0 (RFC 7607)
+        "400206 05010000fde9",     // unknown segment type 5
+        "400206 02020000fde9",     // segment claims 2 ASNs, holds 1
+        "400202 0200",             // zero-length segment
+        "400206 020100000000",     // AS 0 (RFC 7607)
         "400207 020100 00fde9 02", // trailing byte
     ] {
         let u = upd(decode(&update("", &format!("40010100 {path} 4003040a000001"), B_NLRI)));
@@ -595,7 +664,10 @@ fn as_path_problems_are_treat_as_withdraw() {
 
 #[test]
 fn two_octet_session_reads_two_octet_paths_and_as4_attributes() {
-    let c = SessionCtx { four_octet_as: false, ..ctx() };
+    let c = SessionCtx {
+        four_octet_as: false,
+        ..ctx()
+    };
     let attrs = "40010100 400206 0202 fde9 5ba0 4003040a000001 c01106 0201 fa56ea01 c01208 fa56ea01 0a000001";
     let u = upd(decode_with(&update("", attrs, B_NLRI), &c));
     assert_eq!(u.action(), None);
@@ -607,9 +679,9 @@ fn two_octet_session_reads_two_octet_paths_and_as4_attributes() {
 #[test]
 fn mp_reach_problems_reset_with_3_9() {
     for mp in [
-        "900e0004 00020110",                                      // shorter than 5
-        "900e0014 0002 01 20 20010db8000000000000000000000001 00", // next hop overruns
-        "900e0010 0002 01 0c 20010db8000000000000000000 00",       // 12-byte next hop for IPv6
+        "900e0004 00020110",                                             // shorter than 5
+        "900e0014 0002 01 20 20010db8000000000000000000000001 00",       // next hop overruns
+        "900e0010 0002 01 0c 20010db8000000000000000000 00",             // 12-byte next hop for IPv6
         "900e0017 0002 01 10 20010db8000000000000000000000001 00 81 20", // prefix length 129
     ] {
         let n = reset(decode(&update("", &format!("40010100 400200 {mp}"), "")));
@@ -621,12 +693,24 @@ fn mp_reach_problems_reset_with_3_9() {
 
 #[test]
 fn unknown_optional_attributes_are_kept_for_propagation() {
-    let u = upd(decode(&update("", &format!("{B_ATTRS} c0630401020304 80640100"), B_NLRI)));
+    let u = upd(decode(&update(
+        "",
+        &format!("{B_ATTRS} c0630401020304 80640100"),
+        B_NLRI,
+    )));
     assert_eq!(u.action(), None);
     let t = &u.attributes.unknown[0];
     assert_eq!((t.type_code, &t.value[..]), (0x63, &[1, 2, 3, 4][..]));
-    assert_eq!(t.for_propagation().unwrap().flags, 0xe0, "transitive: passed on with Partial");
-    assert_eq!(u.attributes.unknown[1].for_propagation(), None, "non-transitive: not passed on");
+    assert_eq!(
+        t.for_propagation().unwrap().flags,
+        0xe0,
+        "transitive: passed on with Partial"
+    );
+    assert_eq!(
+        u.attributes.unknown[1].for_propagation(),
+        None,
+        "non-transitive: not passed on"
+    );
 }
 
 // ---- E. NLRI field ------------------------------------------------------------
@@ -645,7 +729,10 @@ fn e4_host_bits_are_masked() {
     let u = upd(decode(&update("", B_ATTRS, "170a0b0d")));
     assert_eq!(prefixes(&u), vec!["10.11.12.0/23"]);
     let w = upd(decode(&update("170a0b0c", "", "")));
-    assert_eq!(w.withdrawals().next().unwrap().1.prefix, "10.11.12.0/23".parse::<Prefix>().unwrap());
+    assert_eq!(
+        w.withdrawals().next().unwrap().1.prefix,
+        "10.11.12.0/23".parse::<Prefix>().unwrap()
+    );
 }
 
 #[test]
@@ -654,15 +741,24 @@ fn e5_e6_e7_default_route_full_message_and_duplicates() {
     let m = many_host_routes(810);
     assert!(m.len() <= 4096);
     assert_eq!(upd(decode(&m)).nlri.len(), 810);
-    assert_eq!(prefixes(&upd(decode(&update("", B_ATTRS, "180a0b0c180a0b0c")))).len(), 2);
+    assert_eq!(
+        prefixes(&upd(decode(&update("", B_ATTRS, "180a0b0c180a0b0c")))).len(),
+        2
+    );
 }
 
 #[test]
 fn add_path_identifiers_are_read_when_negotiated() {
-    let c = SessionCtx { add_path: vec![Family::IPV4_UNICAST], ..ctx() };
+    let c = SessionCtx {
+        add_path: vec![Family::IPV4_UNICAST],
+        ..ctx()
+    };
     let u = upd(decode_with(&update("", B_ATTRS, "00000007 180a0b0c"), &c));
     let e = u.nlri.iter().next().unwrap();
-    assert_eq!((e.path_id.unwrap().0, e.prefix.to_string().as_str()), (7, "10.11.12.0/24"));
+    assert_eq!(
+        (e.path_id.unwrap().0, e.prefix.to_string().as_str()),
+        (7, "10.11.12.0/24")
+    );
     // Without ADD-PATH the identifier 255 reads as a prefix length of 255.
     assert!(decode(&update("", B_ATTRS, "000000ff 180a0b0c")).is_err());
     assert!(decode_with(&update("", B_ATTRS, "000000ff 180a0b0c"), &c).is_ok());
@@ -677,15 +773,35 @@ fn shutdown_communication_is_read_and_bounded() {
     assert!(n.data.len() <= 256);
     assert!(n.shutdown_communication().unwrap().is_ok());
     let bad = bgp_wire::Notification::new(6, 2, vec![3u8, 0xff, 0xfe, 0xfd]);
-    assert_eq!(bad.shutdown_communication(), Some(Err(bgp_wire::notification::ShutdownCommError::InvalidUtf8)));
+    assert_eq!(
+        bad.shutdown_communication(),
+        Some(Err(bgp_wire::notification::ShutdownCommError::InvalidUtf8))
+    );
     let short = bgp_wire::Notification::new(6, 2, vec![200u8, b'a']);
-    assert_eq!(short.shutdown_communication(), Some(Err(bgp_wire::notification::ShutdownCommError::BadLength)));
+    assert_eq!(
+        short.shutdown_communication(),
+        Some(Err(bgp_wire::notification::ShutdownCommError::BadLength))
+    );
 }
 
 #[test]
 fn encode_refuses_messages_beyond_the_session_maximum() {
-    let u = upd(decode_with(&many_host_routes(1200), &SessionCtx { extended_message: true, ..ctx() }));
+    let u = upd(decode_with(
+        &many_host_routes(1200),
+        &SessionCtx {
+            extended_message: true,
+            ..ctx()
+        },
+    ));
     let m = Message::Update(u);
-    assert!(matches!(m.to_bytes(&ctx()), Err(bgp_wire::EncodeError::TooLong { max: 4096, .. })));
-    assert!(m.to_bytes(&SessionCtx { extended_message: true, ..ctx() }).is_ok());
+    assert!(matches!(
+        m.to_bytes(&ctx()),
+        Err(bgp_wire::EncodeError::TooLong { max: 4096, .. })
+    ));
+    assert!(m
+        .to_bytes(&SessionCtx {
+            extended_message: true,
+            ..ctx()
+        })
+        .is_ok());
 }

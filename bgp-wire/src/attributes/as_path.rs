@@ -56,7 +56,12 @@ impl AsPath {
         if asns.is_empty() {
             return AsPath::default();
         }
-        AsPath { segments: vec![AsSegment { kind: SegmentType::Sequence, asns }] }
+        AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentType::Sequence,
+                asns,
+            }],
+        }
     }
 
     /// Path length for route selection (RFC 4271 §9.1.2.2 a: an AS_SET

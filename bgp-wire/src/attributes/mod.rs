@@ -76,22 +76,86 @@ const DISCARD: Action = Action::AttributeDiscard;
 /// RFC 7606 §7 per-attribute table. MP_REACH/MP_UNREACH reset the session
 /// (§7.11–7.12) and are handled before this table is consulted for values.
 const SPECS: &[Spec] = &[
-    Spec { code: code::ORIGIN, flags: T, action: TAW },
-    Spec { code: code::AS_PATH, flags: T, action: TAW },
-    Spec { code: code::NEXT_HOP, flags: T, action: TAW },
-    Spec { code: code::MULTI_EXIT_DISC, flags: O, action: TAW },
-    Spec { code: code::LOCAL_PREF, flags: T, action: TAW },
-    Spec { code: code::ATOMIC_AGGREGATE, flags: T, action: DISCARD },
-    Spec { code: code::AGGREGATOR, flags: O | T, action: DISCARD },
-    Spec { code: code::COMMUNITIES, flags: O | T, action: TAW },
-    Spec { code: code::ORIGINATOR_ID, flags: O, action: TAW },
-    Spec { code: code::CLUSTER_LIST, flags: O, action: TAW },
-    Spec { code: code::MP_REACH_NLRI, flags: O, action: Action::SessionReset },
-    Spec { code: code::MP_UNREACH_NLRI, flags: O, action: Action::SessionReset },
-    Spec { code: code::EXTENDED_COMMUNITIES, flags: O | T, action: TAW },
-    Spec { code: code::AS4_PATH, flags: O | T, action: DISCARD },
-    Spec { code: code::AS4_AGGREGATOR, flags: O | T, action: DISCARD },
-    Spec { code: code::LARGE_COMMUNITY, flags: O | T, action: TAW },
+    Spec {
+        code: code::ORIGIN,
+        flags: T,
+        action: TAW,
+    },
+    Spec {
+        code: code::AS_PATH,
+        flags: T,
+        action: TAW,
+    },
+    Spec {
+        code: code::NEXT_HOP,
+        flags: T,
+        action: TAW,
+    },
+    Spec {
+        code: code::MULTI_EXIT_DISC,
+        flags: O,
+        action: TAW,
+    },
+    Spec {
+        code: code::LOCAL_PREF,
+        flags: T,
+        action: TAW,
+    },
+    Spec {
+        code: code::ATOMIC_AGGREGATE,
+        flags: T,
+        action: DISCARD,
+    },
+    Spec {
+        code: code::AGGREGATOR,
+        flags: O | T,
+        action: DISCARD,
+    },
+    Spec {
+        code: code::COMMUNITIES,
+        flags: O | T,
+        action: TAW,
+    },
+    Spec {
+        code: code::ORIGINATOR_ID,
+        flags: O,
+        action: TAW,
+    },
+    Spec {
+        code: code::CLUSTER_LIST,
+        flags: O,
+        action: TAW,
+    },
+    Spec {
+        code: code::MP_REACH_NLRI,
+        flags: O,
+        action: Action::SessionReset,
+    },
+    Spec {
+        code: code::MP_UNREACH_NLRI,
+        flags: O,
+        action: Action::SessionReset,
+    },
+    Spec {
+        code: code::EXTENDED_COMMUNITIES,
+        flags: O | T,
+        action: TAW,
+    },
+    Spec {
+        code: code::AS4_PATH,
+        flags: O | T,
+        action: DISCARD,
+    },
+    Spec {
+        code: code::AS4_AGGREGATOR,
+        flags: O | T,
+        action: DISCARD,
+    },
+    Spec {
+        code: code::LARGE_COMMUNITY,
+        flags: O | T,
+        action: TAW,
+    },
 ];
 
 fn spec(code: u8) -> Option<&'static Spec> {
@@ -115,7 +179,10 @@ impl RawAttribute {
     /// transitive ones with the Partial bit set, optional non-transitive
     /// ones not at all (RFC 4271 §5, §9.1.3).
     pub fn for_propagation(&self) -> Option<RawAttribute> {
-        (self.flags & (O | T) == O | T).then(|| RawAttribute { flags: self.flags | flags::PARTIAL, ..self.clone() })
+        (self.flags & (O | T) == O | T).then(|| RawAttribute {
+            flags: self.flags | flags::PARTIAL,
+            ..self.clone()
+        })
     }
 }
 
@@ -228,12 +295,24 @@ impl PathAttributes {
                 // RFC 7606 §3.g: a repeated MP attribute resets the session,
                 // any other repeat is discarded and the first copy kept.
                 if code == code::MP_REACH_NLRI || code == code::MP_UNREACH_NLRI {
-                    return Err(UpdateError::MalformedAttributeList("MP_REACH_NLRI or MP_UNREACH_NLRI appears twice"));
+                    return Err(UpdateError::MalformedAttributeList(
+                        "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice",
+                    ));
                 }
-                errors.push(AttrError { type_code: code, kind: AttrErrorKind::Duplicate, action: DISCARD, data: whole.to_vec() });
+                errors.push(AttrError {
+                    type_code: code,
+                    kind: AttrErrorKind::Duplicate,
+                    action: DISCARD,
+                    data: whole.to_vec(),
+                });
                 continue;
             }
-            let err = |kind, action| AttrError { type_code: code, kind, action, data: whole.to_vec() };
+            let err = |kind, action| AttrError {
+                type_code: code,
+                kind,
+                action,
+                data: whole.to_vec(),
+            };
             let Some(spec) = spec(code) else {
                 match code {
                     // Type 0 is reserved: nothing may rely on it (BIRD discards it too).
@@ -241,7 +320,11 @@ impl PathAttributes {
                     // A well-known type we do not know: RFC 4271 would send
                     // 3/2; we treat-as-withdraw as BIRD 2 does (reliability C18).
                     _ if fl & O == 0 => errors.push(err(AttrErrorKind::UnrecognizedWellKnown, TAW)),
-                    _ => attrs.unknown.push(RawAttribute { flags: fl & (O | T | flags::PARTIAL), type_code: code, value }),
+                    _ => attrs.unknown.push(RawAttribute {
+                        flags: fl & (O | T | flags::PARTIAL),
+                        type_code: code,
+                        value,
+                    }),
                 }
                 continue;
             };
@@ -258,7 +341,11 @@ impl PathAttributes {
                 } else {
                     mp::decode_unreach(&value, ctx).map(|u| attrs.mp_unreach = Some(u))
                 };
-                decoded.map_err(|reason| UpdateError::MalformedMpAttribute { type_code: code, reason, data: whole.to_vec() })?;
+                decoded.map_err(|reason| UpdateError::MalformedMpAttribute {
+                    type_code: code,
+                    reason,
+                    data: whole.to_vec(),
+                })?;
                 continue;
             }
             if bad_flags {

@@ -27,7 +27,10 @@ pub enum NextHop {
     V4(Ipv4Addr),
     /// 16 octets, or 32 with a link-local address (RFC 2545 §3); also
     /// IPv4 NLRI with an IPv6 next hop (RFC 8950).
-    V6 { global: Ipv6Addr, link_local: Option<Ipv6Addr> },
+    V6 {
+        global: Ipv6Addr,
+        link_local: Option<Ipv6Addr>,
+    },
     /// Families whose next hop this codec does not interpret.
     Opaque(#[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_util::hex"))] Bytes),
 }
@@ -41,8 +44,14 @@ impl NextHop {
         };
         match (family.prefix_bits(), v.len()) {
             (Some(32), 4) => Some(NextHop::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-            (Some(_), 16) => Some(NextHop::V6 { global: v6(&v[..16]), link_local: None }),
-            (Some(_), 32) => Some(NextHop::V6 { global: v6(&v[..16]), link_local: Some(v6(&v[16..])) }),
+            (Some(_), 16) => Some(NextHop::V6 {
+                global: v6(&v[..16]),
+                link_local: None,
+            }),
+            (Some(_), 32) => Some(NextHop::V6 {
+                global: v6(&v[..16]),
+                link_local: Some(v6(&v[16..])),
+            }),
             (Some(_), _) => None,
             (None, _) => Some(NextHop::Opaque(v.clone())),
         }

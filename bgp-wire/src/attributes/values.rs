@@ -38,11 +38,18 @@ fn aggregator(v: &[u8], width: usize) -> Result<Aggregator, AttrErrorKind> {
         return Err(AttrErrorKind::BadLength);
     }
     let (a, addr) = v.split_at(width);
-    let asn = if width == 4 { u32_exact(a)? } else { u32::from(u16::from_be_bytes([a[0], a[1]])) };
+    let asn = if width == 4 {
+        u32_exact(a)?
+    } else {
+        u32::from(u16::from_be_bytes([a[0], a[1]]))
+    };
     if asn == 0 {
         return Err(AttrErrorKind::ZeroAs); // RFC 7607 §2
     }
-    Ok(Aggregator { asn: Asn(asn), address: Ipv4Addr::from(u32_exact(addr)?) })
+    Ok(Aggregator {
+        asn: Asn(asn),
+        address: Ipv4Addr::from(u32_exact(addr)?),
+    })
 }
 
 /// Decodes the value of a known, non-MP attribute into `a`.
@@ -67,7 +74,8 @@ pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &Sessio
         code::AGGREGATOR => a.aggregator = Some(aggregator(v, width)?),
         code::COMMUNITIES => {
             a.communities = Some(
-                community::decode_list::<4, _>(v, |c| Community(u32::from_be_bytes(*c))).ok_or(AttrErrorKind::BadLength)?,
+                community::decode_list::<4, _>(v, |c| Community(u32::from_be_bytes(*c)))
+                    .ok_or(AttrErrorKind::BadLength)?,
             )
         }
         code::ORIGINATOR_ID => a.originator_id = Some(RouterId(Ipv4Addr::from(u32_exact(v)?))),
@@ -77,7 +85,8 @@ pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &Sessio
             )
         }
         code::EXTENDED_COMMUNITIES => {
-            a.ext_communities = Some(community::decode_list::<8, _>(v, |c| ExtCommunity(*c)).ok_or(AttrErrorKind::BadLength)?)
+            a.ext_communities =
+                Some(community::decode_list::<8, _>(v, |c| ExtCommunity(*c)).ok_or(AttrErrorKind::BadLength)?)
         }
         // RFC 6793 §6: AS4_PATH and AS4_AGGREGATOR only travel between
         // 2-octet speakers' neighbours; from a 4-octet speaker they are discarded.

@@ -1,0 +1,108 @@
+//! `ternc`: tern's command-line client.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use bgp_wire::{Family, SessionCtx};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ternc", version, about = "tern's command-line client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode raw BGP messages (as on the wire) into one JSON object per message.
+    Decode {
+        /// File to read; standard input when absent or `-`.
+        file: Option<String>,
+        /// The input is hex text rather than binary.
+        #[arg(long)]
+        hex: bool,
+        /// The session did not negotiate 4-octet AS (AS_PATH holds 2-octet ASNs).
+        #[arg(long)]
+        no_as4: bool,
+        /// Families whose NLRI carry ADD-PATH identifiers: ipv4, ipv6 (comma separated).
+        #[arg(long, value_delimiter = ',')]
+        add_path: Vec<String>,
+        /// The session negotiated Extended Message (up to 65535 bytes).
+        #[arg(long)]
+        extended_message: bool,
+        /// Pretty-print each object.
+        #[arg(long)]
+        pretty: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decode {
+            file,
+            hex,
+            no_as4,
+            add_path,
+            extended_message,
+            pretty,
+        } => {
+            let mut raw = Vec::new();
+            let read = match file.as_deref() {
+                None | Some("-") => std::io::stdin().read_to_end(&mut raw).map(|_| ()),
+                Some(f) => std::fs::read(f).map(|b| raw = b),
+            };
+            if let Err(e) = read {
+                eprintln!(
+                    "ternc decode: cannot read {}: {e}",
+                    file.as_deref().unwrap_or("standard input")
+                );
+                return ExitCode::from(2);
+            }
+            if hex {
+                match daemon::decode::parse_hex(&String::from_utf8_lossy(&raw)) {
+                    Ok(b) => raw = b,
+                    Err(e) => {
+                        eprintln!("ternc decode: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let mut families = Vec::new();
+            for f in &add_path {
+                match f.as_str() {
+                    "ipv4" | "ipv4-unicast" => families.push(Family::IPV4_UNICAST),
+                    "ipv6" | "ipv6-unicast" => families.push(Family::IPV6_UNICAST),
+                    other => {
+                        eprintln!("ternc decode: unknown family {other:?} for --add-path (ipv4, ipv6)");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let ctx = SessionCtx {
+                four_octet_as: !no_as4,
+                add_path: families,
+                extended_message,
+            };
+            let out = daemon::decode::decode_stream(&Bytes::from(raw), &ctx);
+            let mut stdout = std::io::stdout().lock();
+            for o in &out.objects {
+                let line = if pretty {
+                    serde_json::to_string_pretty(o)
+                } else {
+                    serde_json::to_string(o)
+                };
+                if writeln!(stdout, "{}", line.unwrap_or_default()).is_err() {
+                    return ExitCode::from(2);
+                }
+            }
+            if out.clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
