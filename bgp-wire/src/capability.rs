@@ -196,7 +196,7 @@ impl Capability {
             CAP_FOUR_OCTET_AS if v.len() == 4 => Capability::FourOctetAs {
                 asn: Asn(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
             },
-            CAP_EXTENDED_NEXT_HOP if !v.is_empty() && v.len() % 6 == 0 => Capability::ExtendedNextHop {
+            CAP_EXTENDED_NEXT_HOP if !v.is_empty() && v.len().is_multiple_of(6) => Capability::ExtendedNextHop {
                 entries: v
                     .chunks_exact(6)
                     .map(|c| ExtendedNextHop {
@@ -206,7 +206,7 @@ impl Capability {
                     })
                     .collect(),
             },
-            CAP_GRACEFUL_RESTART if v.len() >= 2 && (v.len() - 2) % 4 == 0 => {
+            CAP_GRACEFUL_RESTART if v.len() >= 2 && (v.len() - 2).is_multiple_of(4) => {
                 let head = u16::from_be_bytes([v[0], v[1]]);
                 Capability::GracefulRestart(GracefulRestart {
                     flags: (head >> 12) as u8,
@@ -220,7 +220,7 @@ impl Capability {
                         .collect(),
                 })
             }
-            CAP_ADD_PATH if !v.is_empty() && v.len() % 4 == 0 => {
+            CAP_ADD_PATH if !v.is_empty() && v.len().is_multiple_of(4) => {
                 let mut families = Vec::with_capacity(v.len() / 4);
                 for c in v.chunks_exact(4) {
                     let mode = match c[3] {
@@ -234,7 +234,7 @@ impl Capability {
                 }
                 Capability::AddPath { families }
             }
-            CAP_LONG_LIVED_GR if v.len() % 7 == 0 => Capability::LongLivedGracefulRestart {
+            CAP_LONG_LIVED_GR if v.len().is_multiple_of(7) => Capability::LongLivedGracefulRestart {
                 families: v
                     .chunks_exact(7)
                     .map(|c| LlgrFamily {

@@ -16,7 +16,7 @@ use crate::{Notification, Open, RouteRefresh, Update};
 )]
 pub enum Message {
     Open(Open),
-    Update(Update),
+    Update(Box<Update>),
     Notification(Notification),
     Keepalive,
     RouteRefresh(RouteRefresh),
@@ -43,13 +43,12 @@ impl Message {
         if usize::from(header.length) != frame.len() {
             return Err(DecodeError::Header(HeaderError::BadMessageLength(header.length)));
         }
-        let body = frame.slice(HEADER_LEN..);
         Ok(match header.kind {
-            MessageType::Open => Message::Open(Open::decode(&body)?),
-            MessageType::Update => Message::Update(Update::decode(&body, ctx)?),
-            MessageType::Notification => Message::Notification(Notification::decode(&body)?),
+            MessageType::Update => Message::Update(Box::new(Update::decode_in(frame, &frame[HEADER_LEN..], ctx)?)),
+            MessageType::Open => Message::Open(Open::decode(&frame.slice(HEADER_LEN..))?),
+            MessageType::Notification => Message::Notification(Notification::decode(&frame.slice(HEADER_LEN..))?),
             MessageType::Keepalive => Message::Keepalive,
-            MessageType::RouteRefresh => Message::RouteRefresh(RouteRefresh::decode(&body)?),
+            MessageType::RouteRefresh => Message::RouteRefresh(RouteRefresh::decode(&frame.slice(HEADER_LEN..))?),
         })
     }
 
@@ -60,9 +59,15 @@ impl Message {
         let r = match self {
             Message::Open(o) => o.encode_body(buf),
             Message::Update(u) => u.encode_body(buf, ctx),
-            Message::Notification(n) => Ok(n.encode_body(buf)),
+            Message::Notification(n) => {
+                n.encode_body(buf);
+                Ok(())
+            }
             Message::Keepalive => Ok(()),
-            Message::RouteRefresh(r) => Ok(r.encode_body(buf)),
+            Message::RouteRefresh(r) => {
+                r.encode_body(buf);
+                Ok(())
+            }
         };
         if let Err(e) = r {
             buf.truncate(at);

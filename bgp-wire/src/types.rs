@@ -140,6 +140,22 @@ impl Prefix {
         Ipv6Net::new(addr, len).ok().map(|n| Prefix(IpNet::V6(n.trunc())))
     }
 
+    /// A prefix from an address whose host bits are already zero.
+    #[inline]
+    pub(crate) fn from_masked_v4(addr: u32, len: u8) -> Option<Prefix> {
+        Ipv4Net::new(Ipv4Addr::from(addr), len)
+            .ok()
+            .map(|n| Prefix(IpNet::V4(n)))
+    }
+
+    /// A prefix from an address whose host bits are already zero.
+    #[inline]
+    pub(crate) fn from_masked_v6(addr: u128, len: u8) -> Option<Prefix> {
+        Ipv6Net::new(Ipv6Addr::from(addr), len)
+            .ok()
+            .map(|n| Prefix(IpNet::V6(n)))
+    }
+
     pub fn net(&self) -> IpNet {
         self.0
     }
@@ -148,7 +164,7 @@ impl Prefix {
         self.0.addr()
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.0.prefix_len()
     }
 

@@ -114,6 +114,12 @@ impl Update {
 
     /// Decodes an UPDATE body (the bytes after the header).
     pub fn decode(body: &Bytes, ctx: &SessionCtx) -> Result<Update, DecodeError> {
+        Self::decode_in(body, body, ctx)
+    }
+
+    /// Decodes `body`, a sub-slice of `parent` (the whole frame when called
+    /// from [`crate::Message::decode`]): kept fields are slices of `parent`.
+    pub(crate) fn decode_in(parent: &Bytes, body: &[u8], ctx: &SessionCtx) -> Result<Update, DecodeError> {
         let fail = |e| DecodeError::Update(e);
         // RFC 7606 §3.b: lengths that overrun the message reset the session.
         let (i, withdrawn) = need(len16_data(body), || {
@@ -129,12 +135,12 @@ impl Update {
         let v4 = Family::IPV4_UNICAST;
         let add_path = ctx.add_path(v4);
         let nlri_field = |raw: &[u8]| {
-            Nlri::decode(v4, add_path, body.slice_ref(raw))
+            Nlri::decode(v4, add_path, parent.slice_ref(raw))
                 .map_err(|e| fail(UpdateError::InvalidNetworkField(e.as_str())))
         };
         let withdrawn = nlri_field(withdrawn)?;
         let nlri = nlri_field(nlri)?;
-        let (attributes, errors) = PathAttributes::decode(&body.slice_ref(attrs), ctx).map_err(fail)?;
+        let (attributes, errors) = PathAttributes::decode_in(parent, attrs, ctx).map_err(fail)?;
         let mut u = Update {
             withdrawn,
             attributes,

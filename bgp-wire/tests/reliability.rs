@@ -54,7 +54,7 @@ fn reset(r: Result<Message, DecodeError>) -> NotifyError {
 
 fn upd(r: Result<Message, DecodeError>) -> Update {
     match r {
-        Ok(Message::Update(u)) => u,
+        Ok(Message::Update(u)) => *u,
         other => panic!("expected an UPDATE, got {other:?}"),
     }
 }
@@ -547,7 +547,7 @@ fn c16_low_flag_bits_are_ignored_and_not_sent() {
     let m = update("", "48010100 400206020100 00fde9 4003040a000001", B_NLRI);
     let u = upd(decode(&m));
     assert_eq!(u.action(), None);
-    let out = Message::Update(u).to_bytes(&ctx()).unwrap();
+    let out = Message::Update(Box::new(u)).to_bytes(&ctx()).unwrap();
     assert_eq!(out[23], 0x40, "low nibble cleared when sent");
 }
 
@@ -793,7 +793,7 @@ fn encode_refuses_messages_beyond_the_session_maximum() {
             ..ctx()
         },
     ));
-    let m = Message::Update(u);
+    let m = Message::Update(Box::new(u));
     assert!(matches!(
         m.to_bytes(&ctx()),
         Err(bgp_wire::EncodeError::TooLong { max: 4096, .. })

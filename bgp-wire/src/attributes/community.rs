@@ -77,7 +77,7 @@ mod ser {
 /// Splits `v` into `N`-octet items; `None` unless the length is a
 /// non-zero multiple of `N` (RFC 7606 §7.8, §7.14, RFC 8092 §6).
 pub(crate) fn decode_list<const N: usize, T>(v: &[u8], f: impl Fn(&[u8; N]) -> T) -> Option<Vec<T>> {
-    if v.is_empty() || v.len() % N != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(N) {
         return None;
     }
     let (chunks, _) = v.as_chunks::<N>();

@@ -245,10 +245,21 @@ impl PathAttributes {
     /// treat-as-withdraw or attribute discard are returned beside the
     /// attributes; only those that end the session are an `Err`.
     pub fn decode(raw: &Bytes, ctx: &SessionCtx) -> Result<(PathAttributes, Vec<AttrError>), UpdateError> {
+        Self::decode_in(raw, raw, ctx)
+    }
+
+    /// Decodes `section`, a sub-slice of `parent`: values that are kept
+    /// (MP NLRI, unknown attributes) become slices of `parent`, the rest is
+    /// read in place, so a whole UPDATE costs one or two reference counts.
+    pub(crate) fn decode_in(
+        parent: &Bytes,
+        section: &[u8],
+        ctx: &SessionCtx,
+    ) -> Result<(PathAttributes, Vec<AttrError>), UpdateError> {
         let mut attrs = PathAttributes::default();
         let mut errors = Vec::new();
         let mut seen = Seen([0; 4]);
-        let mut rest: &[u8] = raw;
+        let mut rest: &[u8] = section;
         while !rest.is_empty() {
             let whole = rest;
             // RFC 7606 §4: a fragment too short for a header, or a value that
@@ -289,7 +300,6 @@ impl PathAttributes {
             rest = &tail[len..];
             let header_len = if ext { 4 } else { 3 };
             let whole = &whole[..header_len + len];
-            let value = raw.slice_ref(value);
 
             if seen.insert(code) {
                 // RFC 7606 §3.g: a repeated MP attribute resets the session,
@@ -323,7 +333,7 @@ impl PathAttributes {
                     _ => attrs.unknown.push(RawAttribute {
                         flags: fl & (O | T | flags::PARTIAL),
                         type_code: code,
-                        value,
+                        value: parent.slice_ref(value),
                     }),
                 }
                 continue;
@@ -337,9 +347,9 @@ impl PathAttributes {
                 let decoded = if bad_flags {
                     Err("attribute flags do not match its type")
                 } else if code == code::MP_REACH_NLRI {
-                    mp::decode_reach(&value, ctx).map(|r| attrs.mp_reach = Some(r))
+                    mp::decode_reach(parent, value, ctx).map(|r| attrs.mp_reach = Some(r))
                 } else {
-                    mp::decode_unreach(&value, ctx).map(|u| attrs.mp_unreach = Some(u))
+                    mp::decode_unreach(parent, value, ctx).map(|u| attrs.mp_unreach = Some(u))
                 };
                 decoded.map_err(|reason| UpdateError::MalformedMpAttribute {
                     type_code: code,
@@ -352,7 +362,7 @@ impl PathAttributes {
                 errors.push(err(AttrErrorKind::BadFlags, spec.action));
                 continue;
             }
-            if let Err(kind) = values::decode_value(&mut attrs, code, &value, ctx) {
+            if let Err(kind) = values::decode_value(&mut attrs, code, value, ctx) {
                 errors.push(err(kind, spec.action));
             }
         }
@@ -364,10 +374,10 @@ impl PathAttributes {
     pub fn encode(&self, buf: &mut BytesMut, ctx: &SessionCtx) -> Result<(), crate::EncodeError> {
         let width = if ctx.four_octet_as { 4 } else { 2 };
         if let Some(r) = &self.mp_reach {
-            put_attr(buf, O, code::MP_REACH_NLRI, |b| mp::encode_reach(r, b))?;
+            try_put_attr(buf, O, code::MP_REACH_NLRI, |b| mp::encode_reach(r, b))?;
         }
         if let Some(u) = &self.mp_unreach {
-            put_attr(buf, O, code::MP_UNREACH_NLRI, |b| {
+            try_put_attr(buf, O, code::MP_UNREACH_NLRI, |b| {
                 mp::encode_unreach(u, b);
                 Ok(())
             })?;
@@ -375,12 +385,18 @@ impl PathAttributes {
         let mut unknown = self.unknown.iter().peekable();
         for s in SPECS {
             while let Some(u) = unknown.next_if(|u| u.type_code < s.code) {
-                put_attr(buf, u.flags, u.type_code, |b| Ok(b.put_slice(&u.value)))?;
+                try_put_attr(buf, u.flags, u.type_code, |b| {
+                    b.put_slice(&u.value);
+                    Ok(())
+                })?;
             }
             values::encode_value(self, s.code, s.flags, buf, width)?;
         }
         for u in unknown {
-            put_attr(buf, u.flags, u.type_code, |b| Ok(b.put_slice(&u.value)))?;
+            try_put_attr(buf, u.flags, u.type_code, |b| {
+                b.put_slice(&u.value);
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -391,9 +407,19 @@ impl PathAttributes {
     }
 }
 
+/// Writes one attribute whose value cannot fail to encode.
+pub(crate) fn put_attr(buf: &mut BytesMut, fl: u8, code: u8, value: impl FnOnce(&mut BytesMut)) {
+    // The only failure is a value over 65535 bytes, which no caller of this
+    // function can produce: they write at most a few hundred bytes.
+    let _ = try_put_attr(buf, fl, code, |b| {
+        value(b);
+        Ok(())
+    });
+}
+
 /// Writes one attribute: the value is encoded first and the Extended
 /// Length bit is set only when the value needs it.
-pub(crate) fn put_attr(
+pub(crate) fn try_put_attr(
     buf: &mut BytesMut,
     fl: u8,
     code: u8,
@@ -404,13 +430,19 @@ pub(crate) fn put_attr(
     buf.put_u8(code);
     buf.put_u8(0);
     let at = buf.len();
-    value(buf)?;
+    if let Err(e) = value(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
     let len = buf.len() - at;
     if len <= 255 {
         buf[at - 1] = len as u8;
         return Ok(());
     }
-    let l = u16::try_from(len).map_err(|_| crate::EncodeError::FieldTooLong("path attribute"))?;
+    let Ok(l) = u16::try_from(len) else {
+        buf.truncate(start);
+        return Err(crate::EncodeError::FieldTooLong("path attribute"));
+    };
     buf[start] |= flags::EXTENDED_LENGTH;
     // Make room for the second length octet.
     buf.put_u8(0);

@@ -36,7 +36,7 @@ pub enum NextHop {
 }
 
 impl NextHop {
-    fn decode(family: Family, v: &Bytes) -> Option<NextHop> {
+    fn decode(family: Family, parent: &Bytes, v: &[u8]) -> Option<NextHop> {
         let v6 = |b: &[u8]| -> Ipv6Addr {
             let mut o = [0u8; 16];
             o.copy_from_slice(b);
@@ -53,7 +53,7 @@ impl NextHop {
                 link_local: Some(v6(&v[16..])),
             }),
             (Some(_), _) => None,
-            (None, _) => Some(NextHop::Opaque(v.clone())),
+            (None, _) => Some(NextHop::Opaque(parent.slice_ref(v))),
         }
     }
 
@@ -104,7 +104,7 @@ fn family_of(v: &[u8]) -> Family {
 
 /// Decodes MP_REACH_NLRI; `Err` carries why it is malformed, which resets
 /// the session (RFC 7606 §7.11: the NLRI cannot be located reliably).
-pub(crate) fn decode_reach(v: &Bytes, ctx: &SessionCtx) -> Result<MpReach, &'static str> {
+pub(crate) fn decode_reach(parent: &Bytes, v: &[u8], ctx: &SessionCtx) -> Result<MpReach, &'static str> {
     if v.len() < 5 {
         return Err("MP_REACH_NLRI shorter than 5 octets");
     }
@@ -113,18 +113,18 @@ pub(crate) fn decode_reach(v: &Bytes, ctx: &SessionCtx) -> Result<MpReach, &'sta
     let nh = v.get(4..4 + nh_len).ok_or("next hop overruns the attribute")?;
     // One reserved octet follows the next hop (RFC 4760 §3: ignored on receipt).
     let nlri = v.get(5 + nh_len..).ok_or("reserved octet missing")?;
-    let next_hop = NextHop::decode(family, &v.slice_ref(nh)).ok_or("next hop length does not fit the family")?;
-    let nlri = Nlri::decode(family, ctx.add_path(family), v.slice_ref(nlri)).map_err(|e| e.as_str())?;
+    let next_hop = NextHop::decode(family, parent, nh).ok_or("next hop length does not fit the family")?;
+    let nlri = Nlri::decode(family, ctx.add_path(family), parent.slice_ref(nlri)).map_err(|e| e.as_str())?;
     Ok(MpReach { family, next_hop, nlri })
 }
 
 /// Decodes MP_UNREACH_NLRI (RFC 7606 §7.12: shorter than 3 is malformed).
-pub(crate) fn decode_unreach(v: &Bytes, ctx: &SessionCtx) -> Result<MpUnreach, &'static str> {
+pub(crate) fn decode_unreach(parent: &Bytes, v: &[u8], ctx: &SessionCtx) -> Result<MpUnreach, &'static str> {
     if v.len() < 3 {
         return Err("MP_UNREACH_NLRI shorter than 3 octets");
     }
     let family = family_of(v);
-    let withdrawn = Nlri::decode(family, ctx.add_path(family), v.slice(3..)).map_err(|e| e.as_str())?;
+    let withdrawn = Nlri::decode(family, ctx.add_path(family), parent.slice_ref(&v[3..])).map_err(|e| e.as_str())?;
     Ok(MpUnreach { family, withdrawn })
 }
 

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use bytes::{BufMut, BytesMut};
 
 use super::community::{self, Community, ExtCommunity, LargeCommunity};
-use super::{code, put_attr, AsPath, PathAttributes};
+use super::{code, put_attr, try_put_attr, AsPath, PathAttributes};
 use crate::context::SessionCtx;
 use crate::error::AttrErrorKind;
 use crate::types::{Asn, ClusterId, RouterId};
@@ -128,47 +128,43 @@ pub(super) fn encode_value(
     match c {
         code::ORIGIN => {
             if let Some(o) = a.origin {
-                put_attr(buf, fl, c, |b| Ok(b.put_u8(o as u8)))?;
+                put_attr(buf, fl, c, |b| b.put_u8(o as u8));
             }
         }
         code::AS_PATH => {
             if let Some(p) = &a.as_path {
-                put_attr(buf, fl, c, |b| p.encode(b, width))?;
+                try_put_attr(buf, fl, c, |b| p.encode(b, width))?;
             }
         }
         code::NEXT_HOP => {
             if let Some(n) = a.next_hop {
-                put_attr(buf, fl, c, |b| Ok(b.put_slice(&n.octets())))?;
+                put_attr(buf, fl, c, |b| b.put_slice(&n.octets()));
             }
         }
         code::MULTI_EXIT_DISC => {
             if let Some(m) = a.med {
-                put_attr(buf, fl, c, |b| Ok(b.put_u32(m)))?;
+                put_attr(buf, fl, c, |b| b.put_u32(m));
             }
         }
         code::LOCAL_PREF => {
             if let Some(l) = a.local_pref {
-                put_attr(buf, fl, c, |b| Ok(b.put_u32(l)))?;
+                put_attr(buf, fl, c, |b| b.put_u32(l));
             }
         }
-        code::ATOMIC_AGGREGATE => {
-            if a.atomic_aggregate {
-                put_attr(buf, fl, c, |_| Ok(()))?;
-            }
-        }
+        code::ATOMIC_AGGREGATE if a.atomic_aggregate => put_attr(buf, fl, c, |_| ()),
         code::AGGREGATOR => {
             if let Some(g) = &a.aggregator {
-                put_attr(buf, fl, c, |b| Ok(put_agg(b, g, width)))?;
+                put_attr(buf, fl, c, |b| put_agg(b, g, width));
             }
         }
         code::COMMUNITIES => {
             if let Some(cs) = &a.communities {
-                put_attr(buf, fl, c, |b| Ok(community::encode_communities(b, cs)))?;
+                put_attr(buf, fl, c, |b| community::encode_communities(b, cs));
             }
         }
         code::ORIGINATOR_ID => {
             if let Some(o) = a.originator_id {
-                put_attr(buf, fl, c, |b| Ok(b.put_slice(&o.0.octets())))?;
+                put_attr(buf, fl, c, |b| b.put_slice(&o.0.octets()));
             }
         }
         code::CLUSTER_LIST => {
@@ -177,28 +173,27 @@ pub(super) fn encode_value(
                     for id in cl {
                         b.put_slice(&id.0.octets());
                     }
-                    Ok(())
-                })?;
+                });
             }
         }
         code::EXTENDED_COMMUNITIES => {
             if let Some(e) = &a.ext_communities {
-                put_attr(buf, fl, c, |b| Ok(community::encode_ext(b, e)))?;
+                put_attr(buf, fl, c, |b| community::encode_ext(b, e));
             }
         }
         code::AS4_PATH => {
             if let Some(p) = &a.as4_path {
-                put_attr(buf, fl, c, |b| p.encode(b, 4))?;
+                try_put_attr(buf, fl, c, |b| p.encode(b, 4))?;
             }
         }
         code::AS4_AGGREGATOR => {
             if let Some(g) = &a.as4_aggregator {
-                put_attr(buf, fl, c, |b| Ok(put_agg(b, g, 4)))?;
+                put_attr(buf, fl, c, |b| put_agg(b, g, 4));
             }
         }
         code::LARGE_COMMUNITY => {
             if let Some(l) = &a.large_communities {
-                put_attr(buf, fl, c, |b| Ok(community::encode_large(b, l)))?;
+                put_attr(buf, fl, c, |b| community::encode_large(b, l));
             }
         }
         _ => {}
