@@ -7,7 +7,8 @@
 //! `treat-as-withdraw` or `attribute-discard`) and, where a NOTIFICATION
 //! would be sent, `notification: {code, subcode, data}`. An UPDATE whose
 //! routes are treated as withdrawn or whose attributes were discarded
-//! still lists its prefixes, and `errors` names each attribute problem.
+//! still lists its prefixes, and `errors` names each attribute problem
+//! (with the NOTIFICATION RFC 4271 alone would have sent, as `rfc4271`).
 //! Decoding goes on with the next message whenever the header's length can
 //! still be trusted.
 
@@ -112,6 +113,8 @@ pub fn decode_stream(stream: &Bytes, ctx: &SessionCtx) -> Outcome {
                                     "error": e.to_string(),
                                     "action": e.action.as_str(),
                                     "data": hex::encode(&e.data),
+                                    // What RFC 4271 alone would have sent; RFC 7606 sends nothing.
+                                    "rfc4271": { "code": 3, "subcode": e.rfc4271_notification().subcode },
                                 })
                             })
                             .collect();
