@@ -322,7 +322,7 @@ fn message() -> impl Strategy<Value = (SessionCtx, Message)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10000, ..ProptestConfig::default() })]
 
     /// encode → decode gives the message back, byte-framing included.
     #[test]
