@@ -1,0 +1,399 @@
+//! `ternd`'s TOML configuration: parsing, defaults and validation, with
+//! every error naming its line and field.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bgp_wire::{Asn, RouterId};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The default AS of a node, as in Calico.
+pub const DEFAULT_ASN: u32 = 64512;
+pub const DEFAULT_PORT: u16 = 179;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    router_id: Spanned<String>,
+    asn: Option<Spanned<u32>>,
+    listen: Option<Spanned<Vec<String>>>,
+    ctl_socket: Option<Spanned<String>>,
+    #[serde(default)]
+    peer: Vec<RawPeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    name: Spanned<String>,
+    address: Spanned<String>,
+    port: Option<Spanned<u16>>,
+    asn: Option<Spanned<u32>>,
+    local_address: Option<Spanned<String>>,
+    passive: Option<bool>,
+    hold_time: Option<Spanned<u16>>,
+    keepalive: Option<Spanned<u16>>,
+    connect_retry: Option<Spanned<u64>>,
+    password: Option<Spanned<String>>,
+    ttl_security: Option<Spanned<u8>>,
+    description: Option<String>,
+    graceful_restart: Option<Spanned<u16>>,
+    add_path: Option<bool>,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub router_id: RouterId,
+    pub asn: Asn,
+    /// Addresses to listen on for BGP.
+    pub listen: Vec<SocketAddr>,
+    pub ctl_socket: PathBuf,
+    pub peers: Vec<PeerSettings>,
+}
+
+/// One configured peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSettings {
+    /// The protocol name `show protocols` shows (`Mesh_127_0_0_2`).
+    pub name: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub asn: Asn,
+    pub local_address: Option<IpAddr>,
+    pub passive: bool,
+    pub hold_time: u16,
+    pub keepalive: Option<u16>,
+    pub connect_retry: Duration,
+    /// TCP MD5 signature key (RFC 2385).
+    pub password: Option<String>,
+    /// GTSM hop count (RFC 5082): send TTL 255, accept ≥ 256 − hops.
+    pub ttl_security: Option<u8>,
+    pub description: Option<String>,
+    pub graceful_restart: Option<u16>,
+    pub add_path: bool,
+}
+
+/// A configuration problem, located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Collects every problem instead of stopping at the first.
+struct Errors<'a> {
+    file: &'a str,
+    text: &'a str,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn at<T>(&mut self, s: &Spanned<T>, message: String) {
+        self.list.push(ConfigError {
+            file: self.file.to_string(),
+            line: Some(line_of(self.text, s.span().start)),
+            message,
+        });
+    }
+}
+
+/// A BIRD protocol name: letters, digits and `_`, not starting with a digit.
+fn valid_name(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && n.len() <= 64
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: file.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    parse(&file, &text)
+}
+
+/// Parses and validates configuration text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        vec![ConfigError {
+            file: file.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().trim().to_string(),
+        }]
+    })?;
+    let mut errs = Errors {
+        file,
+        text,
+        list: Vec::new(),
+    };
+    let router_id = match raw.router_id.get_ref().parse::<Ipv4Addr>() {
+        Ok(a) if !a.is_unspecified() => RouterId(a),
+        _ => {
+            errs.at(
+                &raw.router_id,
+                format!(
+                    "router_id: {:?} is not a non-zero IPv4 address",
+                    raw.router_id.get_ref()
+                ),
+            );
+            RouterId(Ipv4Addr::UNSPECIFIED)
+        }
+    };
+    let asn = match &raw.asn {
+        Some(a) if *a.get_ref() == 0 => {
+            errs.at(a, "asn: AS 0 is reserved (RFC 7607)".into());
+            Asn(DEFAULT_ASN)
+        }
+        Some(a) => Asn(*a.get_ref()),
+        None => Asn(DEFAULT_ASN),
+    };
+    let mut listen = Vec::new();
+    match &raw.listen {
+        None => listen.push(SocketAddr::new(
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            DEFAULT_PORT,
+        )),
+        Some(l) => {
+            for a in l.get_ref() {
+                match a
+                    .parse::<SocketAddr>()
+                    .or_else(|_| a.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_PORT)))
+                {
+                    Ok(s) => listen.push(s),
+                    Err(_) => errs.at(l, format!("listen: {a:?} is not an address or address:port")),
+                }
+            }
+        }
+    }
+    let ctl_socket = PathBuf::from(
+        raw.ctl_socket
+            .as_ref()
+            .map_or("/run/tern/tern.ctl", |s| s.get_ref().as_str()),
+    );
+    let mut peers = Vec::new();
+    let mut names = HashSet::new();
+    let mut addrs = HashSet::new();
+    for p in raw.peer {
+        let name = p.name.get_ref().clone();
+        if !valid_name(&name) {
+            errs.at(
+                &p.name,
+                format!("peer.name: {name:?} must be letters, digits and '_', not starting with a digit"),
+            );
+        } else if !names.insert(name.clone()) {
+            errs.at(&p.name, format!("peer.name: {name:?} is configured twice"));
+        }
+        let address = match p.address.get_ref().parse::<IpAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                errs.at(
+                    &p.address,
+                    format!("peer.address: {:?} is not an IP address", p.address.get_ref()),
+                );
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            }
+        };
+        let port = p.port.as_ref().map_or(DEFAULT_PORT, |s| *s.get_ref());
+        if !addrs.insert((address, port)) {
+            errs.at(
+                &p.address,
+                format!("peer.address: {address} port {port} is configured twice"),
+            );
+        }
+        let peer_asn = match &p.asn {
+            Some(a) if *a.get_ref() == 0 => {
+                errs.at(a, "peer.asn: AS 0 is reserved (RFC 7607)".into());
+                asn
+            }
+            Some(a) => Asn(*a.get_ref()),
+            None => asn,
+        };
+        let local_address = match &p.local_address {
+            None => None,
+            Some(s) => match s.get_ref().parse::<IpAddr>() {
+                Ok(a) if a.is_ipv4() == address.is_ipv4() => Some(a),
+                Ok(_) => {
+                    errs.at(
+                        s,
+                        "peer.local_address: not of the same family as the peer's address".into(),
+                    );
+                    None
+                }
+                Err(_) => {
+                    errs.at(s, format!("peer.local_address: {:?} is not an IP address", s.get_ref()));
+                    None
+                }
+            },
+        };
+        let hold_time = p.hold_time.as_ref().map_or(240, |h| *h.get_ref());
+        if let Some(h) = &p.hold_time {
+            // RFC 4271 §4.2: zero, or at least three seconds.
+            if matches!(*h.get_ref(), 1 | 2) {
+                errs.at(
+                    h,
+                    "peer.hold_time: must be 0 or at least 3 seconds (RFC 4271 4.2)".into(),
+                );
+            }
+        }
+        if let Some(k) = &p.keepalive {
+            if *k.get_ref() == 0 || (hold_time != 0 && *k.get_ref() > hold_time / 3) {
+                errs.at(
+                    k,
+                    format!("peer.keepalive: must be between 1 and a third of the hold time ({hold_time})"),
+                );
+            }
+        }
+        if let Some(t) = &p.ttl_security {
+            if *t.get_ref() == 0 {
+                errs.at(t, "peer.ttl_security: the hop count is at least 1".into());
+            }
+        }
+        if let Some(pw) = &p.password {
+            if pw.get_ref().is_empty() || pw.get_ref().len() > 80 {
+                errs.at(
+                    pw,
+                    "peer.password: TCP MD5 keys are 1 to 80 bytes (Linux TCP_MD5SIG_MAXKEYLEN)".into(),
+                );
+            }
+        }
+        if let Some(g) = &p.graceful_restart {
+            if *g.get_ref() > 4095 {
+                errs.at(
+                    g,
+                    "peer.graceful_restart: the restart time is at most 4095 seconds (RFC 4724 3)".into(),
+                );
+            }
+        }
+        let connect_retry = match &p.connect_retry {
+            Some(c) if *c.get_ref() == 0 => {
+                errs.at(c, "peer.connect_retry: at least 1 second".into());
+                Duration::from_secs(5)
+            }
+            Some(c) => Duration::from_secs(*c.get_ref()),
+            None => Duration::from_secs(5),
+        };
+        peers.push(PeerSettings {
+            name,
+            address,
+            port,
+            asn: peer_asn,
+            local_address,
+            passive: p.passive.unwrap_or(false),
+            hold_time,
+            keepalive: p.keepalive.map(|k| *k.get_ref()),
+            connect_retry,
+            password: p.password.map(|s| s.into_inner()),
+            ttl_security: p.ttl_security.map(|t| *t.get_ref()),
+            description: p.description,
+            graceful_restart: Some(p.graceful_restart.map_or(120, |g| *g.get_ref())),
+            add_path: p.add_path.unwrap_or(true),
+        });
+    }
+    if errs.list.is_empty() {
+        Ok(Config {
+            router_id,
+            asn,
+            listen,
+            ctl_socket,
+            peers,
+        })
+    } else {
+        Err(errs.list)
+    }
+}
+
+impl Config {
+    /// The FSM settings for one peer.
+    pub fn fsm_config(&self, p: &PeerSettings) -> bgp_fsm::PeerConfig {
+        let mut c = bgp_fsm::PeerConfig::new(self.asn, p.asn, self.router_id);
+        c.hold_time = p.hold_time;
+        c.keepalive = p.keepalive;
+        c.passive = p.passive;
+        c.connect_retry = p.connect_retry;
+        c.graceful_restart = p.graceful_restart;
+        c.add_path = p.add_path;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+router_id = "127.0.0.1"
+asn = 64512
+listen = ["127.0.0.1:1179"]
+ctl_socket = "/tmp/tern.ctl"
+
+[[peer]]
+name = "Mesh_127_0_0_2"
+address = "127.0.0.2"
+port = 1179
+"#;
+
+    #[test]
+    fn a_good_config_gets_calico_defaults() {
+        let c = parse("t.toml", GOOD).unwrap();
+        assert_eq!(c.router_id, RouterId(Ipv4Addr::new(127, 0, 0, 1)));
+        let p = &c.peers[0];
+        assert_eq!((p.asn, p.hold_time, p.port, p.passive), (Asn(64512), 240, 1179, false));
+        assert_eq!(p.connect_retry, Duration::from_secs(5));
+        assert_eq!(p.graceful_restart, Some(120));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let bad = GOOD.replace("port = 1179", "port = 1179\nhold_time = 2\nbogus = 1");
+        let e = parse("t.toml", &bad).unwrap_err();
+        assert_eq!(e[0].line, Some(12), "{e:?}");
+        assert!(e[0].message.contains("bogus"), "{e:?}");
+        let bad = GOOD.replace("port = 1179", "port = 1179\nhold_time = 2");
+        let e = parse("t.toml", &bad).unwrap_err();
+        assert_eq!(
+            (e[0].line, e[0].to_string().contains("peer.hold_time")),
+            (Some(11), true),
+            "{e:?}"
+        );
+        let bad = GOOD
+            .replace("\"127.0.0.2\"", "\"127.0.0.300\"")
+            .replace("Mesh_127_0_0_2", "1bad");
+        let e = parse("t.toml", &bad).unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e.iter().any(|x| x.line == Some(8) && x.message.contains("peer.name")));
+        assert!(e
+            .iter()
+            .any(|x| x.line == Some(9) && x.message.contains("peer.address")));
+        let e = parse("t.toml", "router_id = 5").unwrap_err();
+        assert_eq!(e[0].line, Some(1));
+        let twice = format!("{GOOD}\n[[peer]]\nname = \"Mesh_127_0_0_2\"\naddress = \"127.0.0.3\"\n");
+        assert!(parse("t.toml", &twice).unwrap_err()[0].message.contains("twice"));
+    }
+}

@@ -1,0 +1,57 @@
+//! Starting and stopping the whole daemon.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::status::{Command, Daemon};
+
+/// Runs `ternd` with a checked configuration until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> std::io::Result<()> {
+    let listeners = crate::server::bind(&cfg)?;
+    let mut peers = Vec::new();
+    for (i, p) in cfg.peers.iter().enumerate() {
+        let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ i as u64;
+        peers.push(crate::session::spawn(p.clone(), cfg.fsm_config(p), seed));
+    }
+    let now = SystemTime::now();
+    let daemon = Arc::new(Daemon {
+        router_id: cfg.router_id,
+        started: now,
+        reconfigured: now,
+        peers: peers.clone(),
+    });
+    let shared = Arc::new(peers);
+    for l in listeners {
+        tokio::spawn(crate::server::serve(l, shared.clone()));
+    }
+    let ctl_path = cfg.ctl_socket.clone();
+    let ctl = {
+        let d = daemon.clone();
+        let path = ctl_path.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::ctl::serve(&path, d).await {
+                error!("control socket {}: {e}", path.display());
+            }
+        })
+    };
+    info!(
+        "ternd started: router id {}, AS {}, {} peers",
+        cfg.router_id,
+        cfg.asn,
+        cfg.peers.len()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+    }
+    for p in shared.iter() {
+        let _ = p.command(Command::Shutdown).await;
+    }
+    ctl.abort();
+    let _ = std::fs::remove_file(&ctl_path);
+    Ok(())
+}

@@ -1,0 +1,483 @@
+//! One tokio task per peer: it owns the sans-IO `bgp_fsm::Peer`, turns
+//! socket and timer happenings into FSM events, and carries out the FSM's
+//! actions. Protocol decisions stay in the FSM; this file only does I/O.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bgp_fsm::{Action, ConnId, Event, Peer, SessionError, State, Timer};
+use bgp_wire::{split_message, Message, Notification, SessionCtx};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::config::PeerSettings;
+use crate::sockopt;
+use crate::status::{Command, CommandResult, PeerHandle, PeerStatus};
+
+/// What the connection tasks report to their peer task.
+enum ConnEvent {
+    Connected(TcpStream),
+    ConnectFailed(String),
+    Frame(Bytes),
+    Framing(bgp_wire::HeaderError),
+    Closed(Option<String>),
+    Drained,
+}
+
+enum WriterMsg {
+    Data(Bytes),
+    Close,
+}
+
+struct Conn {
+    tx: mpsc::UnboundedSender<WriterMsg>,
+    reader: tokio::task::JoinHandle<()>,
+    local: Option<SocketAddr>,
+}
+
+struct Task {
+    name: String,
+    settings: PeerSettings,
+    fsm: Peer,
+    timers: HashMap<Timer, Instant>,
+    conns: HashMap<ConnId, Conn>,
+    events_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    status: Arc<Mutex<PeerStatus>>,
+    next_incoming: u64,
+    /// The socket error of the last failed outgoing attempt, for `show protocols`.
+    socket_error: Option<String>,
+}
+
+/// Starts the task of one peer and returns its handle.
+pub fn spawn(settings: PeerSettings, fsm_cfg: bgp_fsm::PeerConfig, seed: u64) -> PeerHandle {
+    let status = Arc::new(Mutex::new(PeerStatus {
+        name: settings.name.clone(),
+        address: settings.address,
+        port: settings.port,
+        peer_as: settings.asn,
+        local_as: fsm_cfg.local_as,
+        description: settings.description.clone(),
+        passive: settings.passive,
+        enabled: true,
+        disable_message: None,
+        state: State::Idle,
+        since: SystemTime::now(),
+        last_error: None,
+        negotiated: None,
+        source: None,
+        hold_deadline: None,
+        keepalive_deadline: None,
+        connect_deadline: None,
+        updates_received: 0,
+        prefixes_received: 0,
+    }));
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (acc_tx, acc_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let handle = PeerHandle {
+        name: settings.name.clone(),
+        address: settings.address,
+        status: status.clone(),
+        commands: cmd_tx,
+        accept: acc_tx,
+    };
+    let task = Task {
+        name: settings.name.clone(),
+        fsm: Peer::new(fsm_cfg, seed),
+        settings,
+        timers: HashMap::new(),
+        conns: HashMap::new(),
+        events_tx: ev_tx,
+        status,
+        next_incoming: 1,
+        socket_error: None,
+    };
+    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
+    handle
+}
+
+fn describe(n: &Notification) -> String {
+    match n.shutdown_communication() {
+        Some(Ok(text)) if !text.is_empty() => format!("{} ({text:?})", n.description()),
+        _ => n.description(),
+    }
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
+        mut accepted: mpsc::UnboundedReceiver<TcpStream>,
+        mut events: mpsc::UnboundedReceiver<(ConnId, ConnEvent)>,
+    ) {
+        self.feed(Event::Start);
+        loop {
+            let next = self.timers.values().min().copied();
+            let sleep = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                c = commands.recv() => match c {
+                    Some((cmd, reply)) => {
+                        let stop = matches!(cmd, Command::Shutdown);
+                        let r = self.command(cmd);
+                        let _ = reply.send(r);
+                        if stop {
+                            // Let the writers flush the NOTIFICATIONs.
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                Some(stream) = accepted.recv() => self.accepted(stream),
+                Some((id, ev)) = events.recv() => self.conn_event(id, ev),
+                _ = sleep => self.fire_timers(),
+            }
+            self.publish_timers();
+        }
+    }
+
+    fn command(&mut self, cmd: Command) -> CommandResult {
+        let enabled = self.status.lock().map(|s| s.enabled).unwrap_or(true);
+        match cmd {
+            Command::Enable if enabled => CommandResult::AlreadyDone,
+            Command::Enable => {
+                self.set_status(|s| {
+                    s.enabled = true;
+                    s.disable_message = None;
+                    s.since = SystemTime::now();
+                });
+                self.feed(Event::Start);
+                CommandResult::Done
+            }
+            Command::Disable(_) if !enabled => CommandResult::AlreadyDone,
+            Command::Disable(msg) => {
+                info!(peer = %self.name, "disabled{}", msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default());
+                let n = Notification::shutdown(
+                    bgp_wire::notification::ADMINISTRATIVE_SHUTDOWN,
+                    msg.as_deref().unwrap_or(""),
+                );
+                self.set_status(|s| {
+                    s.enabled = false;
+                    s.disable_message = msg.clone();
+                    s.since = SystemTime::now();
+                });
+                self.feed(Event::Stop { notification: Some(n) });
+                CommandResult::Done
+            }
+            Command::Restart => {
+                info!(peer = %self.name, "restarted by the operator");
+                let n = Notification::shutdown(bgp_wire::notification::ADMINISTRATIVE_RESET, "restart");
+                self.feed(Event::Stop { notification: Some(n) });
+                self.set_status(|s| s.enabled = true);
+                self.feed(Event::Start);
+                CommandResult::Done
+            }
+            Command::Shutdown => {
+                // RFC 4724: a Cease makes a graceful-restart peer flush our
+                // routes; close silently so it keeps them while we restart.
+                let gr = self.fsm.negotiated().is_some_and(|n| n.graceful_restart.is_some());
+                let n = (!gr).then(|| Notification::shutdown(2, "ternd shutting down"));
+                self.feed(Event::Stop { notification: n });
+                CommandResult::Done
+            }
+        }
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn publish_timers(&self) {
+        let est = self.fsm.established_conn();
+        let t = &self.timers;
+        self.set_status(|s| {
+            s.hold_deadline = est.and_then(|c| t.get(&Timer::Hold(c)).copied());
+            s.keepalive_deadline = est.and_then(|c| t.get(&Timer::Keepalive(c)).copied());
+            s.connect_deadline = t.get(&Timer::ConnectRetry).copied();
+        });
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            if matches!(t, Timer::Hold(_)) {
+                warn!(peer = %self.name, "hold timer expired");
+            }
+            self.feed(Event::TimerExpired(t));
+        }
+    }
+
+    fn accepted(&mut self, stream: TcpStream) {
+        let id = ConnId::incoming(self.next_incoming);
+        self.next_incoming += 1;
+        if let Some(h) = self.settings.ttl_security {
+            sockopt::set_gtsm(&stream, self.settings.address.is_ipv4(), h);
+        }
+        debug!(peer = %self.name, ?id, "connection accepted");
+        self.attach(id, stream);
+        self.feed(Event::Accepted(id));
+    }
+
+    fn conn_event(&mut self, id: ConnId, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Connected(stream) => {
+                if self.fsm.state() == State::Idle && !self.fsm.is_started() {
+                    return;
+                }
+                self.socket_error = None;
+                self.attach(id, stream);
+                self.feed(Event::Connected(id));
+            }
+            ConnEvent::ConnectFailed(e) => {
+                debug!(peer = %self.name, "connect failed: {e}");
+                self.socket_error = Some(format!("Socket: {e}"));
+                self.feed(Event::ConnectionFailed(id));
+            }
+            ConnEvent::Frame(frame) => {
+                if !self.conns.contains_key(&id) {
+                    return;
+                }
+                let ctx = self.fsm.negotiated().map_or_else(SessionCtx::default, |n| n.rx_ctx());
+                match Message::decode(&frame, &ctx) {
+                    Ok(m) => {
+                        if let Message::Notification(n) = &m {
+                            warn!(peer = %self.name, code = n.code, subcode = n.subcode, "received NOTIFICATION: {}", describe(n));
+                            self.socket_error = Some(format!("Received: {}", describe(n)));
+                        }
+                        self.feed(Event::Received(id, m));
+                    }
+                    Err(e) => {
+                        warn!(peer = %self.name, "malformed message: {e}; bytes {}", hex::encode(&frame));
+                        self.feed(Event::Malformed(id, e));
+                    }
+                }
+            }
+            ConnEvent::Framing(e) => {
+                if self.conns.contains_key(&id) {
+                    warn!(peer = %self.name, "framing error: {e:?}");
+                    self.feed(Event::Malformed(id, bgp_wire::DecodeError::Header(e)));
+                }
+            }
+            ConnEvent::Closed(why) => {
+                if self.conns.remove(&id).is_some() {
+                    debug!(peer = %self.name, ?id, "connection closed: {}", why.as_deref().unwrap_or("by the peer"));
+                    if self.fsm.established_conn() == Some(id) {
+                        self.socket_error = Some(format!("Socket: {}", why.as_deref().unwrap_or("Connection closed")));
+                    }
+                    self.feed(Event::ConnectionFailed(id));
+                }
+            }
+            ConnEvent::Drained => {
+                if self.conns.contains_key(&id) {
+                    self.feed(Event::SendProgress(id));
+                }
+            }
+        }
+    }
+
+    /// Starts the reader and writer of a connection.
+    fn attach(&mut self, id: ConnId, stream: TcpStream) {
+        let local = stream.local_addr().ok();
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<WriterMsg>();
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(m) = wrx.recv().await {
+                match m {
+                    WriterMsg::Data(b) => {
+                        if let Err(e) = wr.write_all(&b).await {
+                            let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+                            return;
+                        }
+                        if wrx.is_empty() {
+                            let _ = events.send((id, ConnEvent::Drained));
+                        }
+                    }
+                    WriterMsg::Close => break,
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let events = self.events_tx.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(65536);
+            // Framing allows the largest messages any session may use; the
+            // peer task checks each against what was negotiated.
+            let lenient = SessionCtx {
+                extended_message: true,
+                ..SessionCtx::default()
+            };
+            loop {
+                loop {
+                    match split_message(&mut buf, &lenient) {
+                        Ok(Some(f)) => {
+                            if events.send((id, ConnEvent::Frame(f))).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = events.send((id, ConnEvent::Framing(e)));
+                            return;
+                        }
+                    }
+                }
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) => {
+                        let _ = events.send((id, ConnEvent::Closed(None)));
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+                        return;
+                    }
+                }
+            }
+        });
+        self.conns.insert(id, Conn { tx: wtx, reader, local });
+    }
+
+    fn feed(&mut self, ev: Event) {
+        let actions = self.fsm.handle(ev);
+        for a in actions {
+            self.act(a);
+        }
+    }
+
+    fn act(&mut self, a: Action) {
+        match a {
+            Action::Connect(id) => self.connect(id),
+            Action::Send(id, m) => {
+                if let Message::Notification(n) = &m {
+                    warn!(peer = %self.name, code = n.code, subcode = n.subcode, "sending NOTIFICATION: {}", describe(n));
+                    self.socket_error = Some(format!("Error: {}", describe(n)));
+                }
+                let ctx = match &m {
+                    Message::Update(_) | Message::RouteRefresh(_) => {
+                        self.fsm.negotiated().map_or_else(SessionCtx::default, |n| n.tx_ctx())
+                    }
+                    _ => SessionCtx::default(),
+                };
+                match m.to_bytes(&ctx) {
+                    Ok(b) => {
+                        if let Some(c) = self.conns.get(&id) {
+                            let _ = c.tx.send(WriterMsg::Data(b));
+                        }
+                    }
+                    Err(e) => warn!(peer = %self.name, "cannot encode {:?}: {e}", m.kind()),
+                }
+            }
+            Action::Close(id) => {
+                if let Some(c) = self.conns.remove(&id) {
+                    let _ = c.tx.send(WriterMsg::Close);
+                    c.reader.abort();
+                }
+            }
+            Action::StartTimer(t, d) => {
+                self.timers.insert(t, Instant::now() + d);
+            }
+            Action::StopTimer(t) => {
+                self.timers.remove(&t);
+            }
+            Action::StateChanged { from, to } => {
+                info!(peer = %self.name, "state {} -> {}", from.as_str(), to.as_str());
+                let err = self.last_error_text();
+                self.set_status(|s| {
+                    let was_up = s.state == State::Established;
+                    s.state = to;
+                    if was_up != (to == State::Established) {
+                        s.since = SystemTime::now();
+                    }
+                    if to != State::Established {
+                        s.negotiated = None;
+                        s.source = None;
+                        s.last_error = err;
+                    } else {
+                        s.last_error = None;
+                    }
+                });
+            }
+            Action::Established(n) => {
+                info!(
+                    peer = %self.name,
+                    "session established: AS {}, id {}, hold {} s, families {:?}",
+                    n.peer_as, n.peer_id, n.hold_time, n.families.iter().map(|f| f.to_string()).collect::<Vec<_>>()
+                );
+                let local = self
+                    .fsm
+                    .established_conn()
+                    .and_then(|c| self.conns.get(&c))
+                    .and_then(|c| c.local);
+                self.socket_error = None;
+                self.set_status(|s| {
+                    s.negotiated = Some(n);
+                    s.source = local;
+                });
+            }
+            Action::Down(e) => {
+                info!(peer = %self.name, "session down: {}", session_error_text(&e));
+            }
+            Action::Deliver(m) => {
+                if let Message::Update(u) = &m {
+                    let n = u.announced().count() as u64;
+                    self.set_status(|s| {
+                        s.updates_received += 1;
+                        s.prefixes_received += n;
+                    });
+                }
+            }
+        }
+    }
+
+    fn last_error_text(&self) -> Option<String> {
+        self.socket_error
+            .clone()
+            .or_else(|| self.fsm.last_error().map(session_error_text))
+    }
+
+    fn connect(&mut self, id: ConnId) {
+        let s = self.settings.clone();
+        let events = self.events_tx.clone();
+        let timeout = s.connect_retry;
+        tokio::spawn(async move {
+            let r = tokio::time::timeout(timeout, sockopt::connect(&s)).await;
+            let ev = match r {
+                Ok(Ok(stream)) => ConnEvent::Connected(stream),
+                Ok(Err(e)) => ConnEvent::ConnectFailed(sockopt::describe_io(&e)),
+                Err(_) => ConnEvent::ConnectFailed("Connection timed out".into()),
+            };
+            let _ = events.send((id, ev));
+        });
+    }
+}
+
+/// How `show protocols` words a session error.
+pub fn session_error_text(e: &SessionError) -> String {
+    match e {
+        SessionError::NotificationSent(n) => format!("Error: {}", describe(n)),
+        SessionError::NotificationReceived(n) => format!("Received: {}", describe(n)),
+        SessionError::ConnectionClosed => "Socket: Connection closed".into(),
+        SessionError::Stopped => "Stopped".into(),
+    }
+}

@@ -1,0 +1,112 @@
+//! What each peer task publishes for the control socket to read.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use bgp_fsm::{Negotiated, State};
+use bgp_wire::Asn;
+use tokio::sync::{mpsc, oneshot};
+
+/// A snapshot of one peer.
+#[derive(Clone, Debug)]
+pub struct PeerStatus {
+    pub name: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub peer_as: Asn,
+    pub local_as: Asn,
+    pub description: Option<String>,
+    pub passive: bool,
+    /// Administratively enabled.
+    pub enabled: bool,
+    /// The message given with the last `disable`.
+    pub disable_message: Option<String>,
+    pub state: State,
+    /// When the protocol state (up / start / down) last changed.
+    pub since: SystemTime,
+    /// Why the last session or attempt ended, in words.
+    pub last_error: Option<String>,
+    pub negotiated: Option<Box<Negotiated>>,
+    /// Our address on the Established connection.
+    pub source: Option<SocketAddr>,
+    pub hold_deadline: Option<Instant>,
+    pub keepalive_deadline: Option<Instant>,
+    pub connect_deadline: Option<Instant>,
+    pub updates_received: u64,
+    pub prefixes_received: u64,
+}
+
+impl PeerStatus {
+    /// BIRD's protocol state: `up` with a session, `down` when disabled, else `start`.
+    pub fn proto_state(&self) -> &'static str {
+        if !self.enabled {
+            "down"
+        } else if self.state == State::Established {
+            "up"
+        } else {
+            "start"
+        }
+    }
+
+    /// BIRD's name of the BGP state: `Passive` for a passive peer waiting.
+    pub fn bgp_state(&self) -> &'static str {
+        match self.state {
+            _ if !self.enabled => "Down",
+            State::Active if self.passive => "Passive",
+            s => s.as_str(),
+        }
+    }
+}
+
+/// Operator commands a peer task carries out.
+#[derive(Debug)]
+pub enum Command {
+    Enable,
+    /// With an optional shutdown communication (RFC 9003).
+    Disable(Option<String>),
+    Restart,
+    /// Daemon shutdown: graceful-restart peers are left without a Cease.
+    Shutdown,
+}
+
+/// What a command did, in BIRD's words.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommandResult {
+    Done,
+    AlreadyDone,
+}
+
+/// A peer as the rest of the daemon sees it.
+#[derive(Clone)]
+pub struct PeerHandle {
+    pub name: String,
+    pub address: IpAddr,
+    pub status: Arc<Mutex<PeerStatus>>,
+    pub commands: mpsc::UnboundedSender<(Command, oneshot::Sender<CommandResult>)>,
+    pub accept: mpsc::UnboundedSender<tokio::net::TcpStream>,
+}
+
+impl PeerHandle {
+    pub fn snapshot(&self) -> PeerStatus {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Sends a command and waits for its result.
+    pub async fn command(&self, c: Command) -> Option<CommandResult> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send((c, tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Everything the control socket needs.
+pub struct Daemon {
+    pub router_id: bgp_wire::RouterId,
+    pub started: SystemTime,
+    pub reconfigured: SystemTime,
+    pub peers: Vec<PeerHandle>,
+}
