@@ -49,4 +49,4 @@ pub use notification::Notification;
 pub use open::Open;
 pub use route_refresh::RouteRefresh;
 pub use types::{Afi, Asn, ClusterId, Family, PathId, Prefix, RouterId, Safi};
-pub use update::Update;
+pub use update::{Entries, Update};

@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use crate::attributes::{code, PathAttributes};
 use crate::context::SessionCtx;
 use crate::error::{Action, AttrError, AttrErrorKind, DecodeError, UpdateError};
-use crate::nlri::{Nlri, NlriEntry};
+use crate::nlri::{Nlri, NlriEntry, NlriIter};
 use crate::reader::{len16_data, need};
 use crate::types::Family;
 
@@ -87,25 +87,23 @@ impl Update {
     }
 
     /// Announced entries by family: the NLRI field, then MP_REACH_NLRI.
-    pub fn announced(&self) -> impl Iterator<Item = (Family, NlriEntry)> + '_ {
-        let v4 = self.nlri.iter().map(|e| (Family::IPV4_UNICAST, e));
-        let mp = self
-            .attributes
-            .mp_reach
-            .iter()
-            .flat_map(|r| r.nlri.iter().map(move |e| (r.family, e)));
-        v4.chain(mp)
+    pub fn announced(&self) -> Entries<'_> {
+        Entries {
+            first: self.nlri.iter(),
+            second: self.attributes.mp_reach.as_ref().map(|r| (r.family, r.nlri.iter())),
+        }
     }
 
     /// Withdrawn entries by family: the Withdrawn Routes field, then MP_UNREACH_NLRI.
-    pub fn withdrawals(&self) -> impl Iterator<Item = (Family, NlriEntry)> + '_ {
-        let v4 = self.withdrawn.iter().map(|e| (Family::IPV4_UNICAST, e));
-        let mp = self
-            .attributes
-            .mp_unreach
-            .iter()
-            .flat_map(|u| u.withdrawn.iter().map(move |e| (u.family, e)));
-        v4.chain(mp)
+    pub fn withdrawals(&self) -> Entries<'_> {
+        Entries {
+            first: self.withdrawn.iter(),
+            second: self
+                .attributes
+                .mp_unreach
+                .as_ref()
+                .map(|u| (u.family, u.withdrawn.iter())),
+        }
     }
 
     fn has_reachable_nlri(&self) -> bool {
@@ -198,6 +196,26 @@ impl Update {
         crate::reader::len_finish(buf, at, 2, "path attributes")?;
         self.nlri.encode(buf);
         Ok(())
+    }
+}
+
+/// The entries of the IPv4 field, then those of the MP attribute. A plain
+/// two-part iterator: the per-prefix path stays as short as `NlriIter`'s.
+pub struct Entries<'a> {
+    first: NlriIter<'a>,
+    second: Option<(Family, NlriIter<'a>)>,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = (Family, NlriEntry);
+
+    #[inline]
+    fn next(&mut self) -> Option<(Family, NlriEntry)> {
+        if let Some(e) = self.first.next() {
+            return Some((Family::IPV4_UNICAST, e));
+        }
+        let (f, it) = self.second.as_mut()?;
+        it.next().map(|e| (*f, e))
     }
 }
 
