@@ -1,0 +1,302 @@
+//! Harness for running `ternd` against real BGP implementations on
+//! loopback: temporary directories, processes stopped by PID on drop,
+//! and thin wrappers around each implementation's own CLI.
+//!
+//! Every test picks its own 127.x.y.z addresses and ports, so tests run in
+//! parallel without meeting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "tern-interop-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process stopped (SIGCONT, SIGTERM, then SIGKILL) by its PID on drop.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Proc {
+        let f = std::fs::File::create(&log).expect("log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("log"))
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_string(),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's PID.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        self.signal(libc::SIGCONT);
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs a command, returns stdout + stderr.
+pub fn run(cmd: &mut Command) -> String {
+    match cmd.output() {
+        Ok(o) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => format!("cannot run {cmd:?}: {e}"),
+    }
+}
+
+/// Whether a program is installed.
+pub fn installed(bin: &str) -> bool {
+    run(Command::new("sh").args(["-c", &format!("command -v {bin}")]))
+        .trim()
+        .len()
+        > 1
+}
+
+/// Skips (returns true) when `bins` are missing, unless TERN_REQUIRE_PEERS
+/// is set, in which case a missing peer fails the test.
+pub fn missing(bins: &[&str]) -> bool {
+    let absent: Vec<&&str> = bins.iter().filter(|b| !installed(b)).collect();
+    if absent.is_empty() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("TERN_REQUIRE_PEERS").is_none(),
+        "{absent:?} not installed and TERN_REQUIRE_PEERS is set"
+    );
+    eprintln!("skipping: {absent:?} not installed");
+    true
+}
+
+/// The `ternd` binary of this build. `cargo build` runs once per test
+/// process so that a test never meets a stale daemon (cargo does not
+/// rebuild another package's binaries for this package's tests).
+pub fn ternd_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            // target/<profile>/deps/<test> → target/<profile>/ternd
+            let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+            let mut c = Command::new(env!("CARGO"));
+            c.args(["build", "--quiet", "-p", "daemon", "--bin", "ternd"]);
+            if dir.ends_with("release") {
+                c.arg("--release");
+            }
+            let out = run(&mut c);
+            let bin = dir.join("ternd");
+            assert!(bin.exists(), "cannot build ternd: {out}");
+            bin
+        })
+        .clone()
+}
+
+/// A running `ternd`.
+pub struct Ternd {
+    pub proc: Proc,
+    pub ctl: PathBuf,
+}
+
+impl Ternd {
+    /// Starts ternd with `config` (TOML; `{CTL}` is replaced by its control socket path).
+    pub fn start(dir: &TempDir, config: &str) -> Ternd {
+        let ctl = dir.path("tern.ctl");
+        let cfg = dir.write("tern.toml", &config.replace("{CTL}", &ctl.display().to_string()));
+        let mut c = Command::new(ternd_bin());
+        c.arg("--config").arg(&cfg).env("RUST_LOG", "info,daemon=debug");
+        let proc = Proc::spawn("ternd", &mut c, dir.path("ternd.log"));
+        wait_for(Duration::from_secs(10), "ternd's control socket", || {
+            ctl.exists().then_some(())
+        });
+        Ternd { proc, ctl }
+    }
+
+    /// A command through the control socket with bird2's `birdc`.
+    pub fn birdc(&self, cmd: &str) -> String {
+        birdc("birdc", &self.ctl, cmd)
+    }
+
+    /// The BGP state (info column) of protocol `name`, e.g. `Established`.
+    pub fn bgp_state(&self, name: &str) -> Option<String> {
+        let out = self.birdc(&format!("show protocols {name}"));
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(5))
+            .map(str::to_string)
+    }
+}
+
+/// Runs `birdc -s SOCK CMD` with the given client binary.
+pub fn birdc(client: &str, sock: &Path, cmd: &str) -> String {
+    let mut c = Command::new(client);
+    c.arg("-s").arg(sock);
+    c.args(split_words(cmd));
+    run(&mut c)
+}
+
+/// birdc takes the command as separate arguments; quoted parts stay one.
+fn split_words(cmd: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in cmd.chars() {
+        match ch {
+            '"' => {
+                quoted = !quoted;
+                cur.push(ch);
+            }
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(ch),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A running BIRD 2.
+pub struct Bird {
+    pub proc: Proc,
+    pub ctl: PathBuf,
+}
+
+impl Bird {
+    pub fn start(dir: &TempDir, conf: &str) -> Bird {
+        let ctl = dir.path("bird.ctl");
+        let log = dir.path("bird.log");
+        let text = format!("log \"{}\" all;\n{conf}", log.display());
+        let cfg = dir.write("bird.conf", &text);
+        let mut c = Command::new("bird");
+        c.arg("-f")
+            .arg("-c")
+            .arg(&cfg)
+            .arg("-s")
+            .arg(&ctl)
+            .arg("-P")
+            .arg(dir.path("bird.pid"));
+        let proc = Proc::spawn("bird", &mut c, dir.path("bird.out"));
+        wait_for(Duration::from_secs(10), "BIRD's control socket", || {
+            ctl.exists().then_some(())
+        });
+        Bird { proc, ctl }
+    }
+
+    pub fn birdc(&self, cmd: &str) -> String {
+        birdc("birdc", &self.ctl, cmd)
+    }
+
+    /// The info column's first word for protocol `name`.
+    pub fn bgp_state(&self, name: &str) -> Option<String> {
+        let out = self.birdc(&format!("show protocols {name}"));
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(5))
+            .map(str::to_string)
+    }
+
+    pub fn log(&self) -> String {
+        let p = self.ctl.with_file_name("bird.log");
+        std::fs::read_to_string(p).unwrap_or_default()
+    }
+}
+
+/// Established TCP connections between two loopback addresses (either way), from `ss`.
+pub fn tcp_sessions(a: &str, b: &str) -> usize {
+    let out = run(Command::new("ss").args(["-Htn", "state", "established"]));
+    out.lines()
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let (l, r) = match cols.as_slice() {
+                [.., l, r] => (*l, *r),
+                _ => return false,
+            };
+            (l.starts_with(&format!("{a}:")) && r.starts_with(&format!("{b}:")))
+                || (l.starts_with(&format!("{b}:")) && r.starts_with(&format!("{a}:")))
+        })
+        .count()
+        / 2
+}

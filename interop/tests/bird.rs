@@ -1,0 +1,306 @@
+//! ternd against BIRD 2 on loopback, checked through both sides' CLIs
+//! (BIRD's birdc, and birdc against ternd's control socket).
+
+use std::time::Duration;
+
+use interop::{missing, tcp_sessions, wait_for, Bird, TempDir, Ternd};
+
+const UP: Duration = Duration::from_secs(40);
+
+/// ternd at `me`:`port`, one peer named `name` at `peer`:`peer_port`.
+fn tern_conf(me: &str, port: u16, name: &str, peer: &str, peer_port: u16, peer_as: u32, passive: bool) -> String {
+    format!(
+        r#"router_id = "{me}"
+asn = 64512
+listen = ["{me}:{port}"]
+ctl_socket = "{{CTL}}"
+
+[[peer]]
+name = "{name}"
+address = "{peer}"
+port = {peer_port}
+asn = {peer_as}
+local_address = "{me}"
+passive = {passive}
+hold_time = 3
+connect_retry = 2
+"#
+    )
+}
+
+/// BIRD at `me`:`port` with one BGP protocol `tern` towards `peer`:`peer_port`.
+fn bird_conf(me: &str, port: u16, peer: &str, peer_port: u16, local_as: u32, passive: bool) -> String {
+    format!(
+        r#"router id {me};
+protocol device {{ }}
+protocol bgp tern {{
+  local {me} port {port} as {local_as};
+  neighbor {peer} port {peer_port} as 64512;
+  strict bind yes;
+  passive {p};
+  hold time 3;
+  connect delay time 1;
+  connect retry time 2;
+  error wait time 1, 4;
+  graceful restart on;
+  ipv4 {{ import all; export none; add paths on; }};
+  ipv6 {{ import all; export none; add paths on; }};
+}}
+"#,
+        p = if passive { "on" } else { "off" }
+    )
+}
+
+fn both_established(t: &Ternd, tname: &str, b: &Bird) -> bool {
+    t.bgp_state(tname).as_deref() == Some("Established") && b.bgp_state("tern").as_deref() == Some("Established")
+}
+
+fn session(
+    me: &str,
+    bird_at: &str,
+    port: u16,
+    tern_passive: bool,
+    bird_passive: bool,
+) -> (TempDir, Ternd, Bird, String) {
+    let dir = TempDir::new("bird");
+    let name = format!("Mesh_{}", bird_at.replace('.', "_"));
+    let t = Ternd::start(&dir, &tern_conf(me, port, &name, bird_at, port, 64512, tern_passive));
+    let b = Bird::start(&dir, &bird_conf(bird_at, port, me, port, 64512, bird_passive));
+    (dir, t, b, name)
+}
+
+#[test]
+fn tern_connects_and_bird_accepts_and_it_stays_up() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.10.1", "127.0.10.2", 11790, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let since = t.birdc(&format!("show protocols {name}"));
+    // Hold time 3 s: keepalives every second; five intervals later it is the same session.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(both_established(&t, &name, &b), "{}", t.birdc("show protocols all"));
+    assert_eq!(t.birdc(&format!("show protocols {name}")), since, "no flap");
+    assert_eq!(tcp_sessions("127.0.10.1", "127.0.10.2"), 1);
+}
+
+#[test]
+fn bird_connects_and_tern_accepts() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.11.1", "127.0.11.2", 11791, true, false);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let ours = t.birdc(&format!("show protocols all {name}"));
+    assert!(ours.contains("Source address:   127.0.11.1"), "{ours}");
+}
+
+#[test]
+fn negotiated_capabilities_match_what_both_announced() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.12.1", "127.0.12.2", 11792, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let theirs = b.birdc("show protocols all tern");
+    // BIRD 2 lists what ternd announced under "Neighbor capabilities".
+    let caps = theirs
+        .split("Neighbor capabilities")
+        .nth(1)
+        .and_then(|s| s.split("Session:").next())
+        .unwrap_or("");
+    for c in [
+        "AF announced: ipv4 ipv6",
+        "Route refresh",
+        "Enhanced refresh",
+        "Extended message",
+        "Graceful restart",
+        "AF supported: ipv4 ipv6",
+        "4-octet AS numbers",
+        "RX: ipv4 ipv6",
+        "TX: ipv4 ipv6",
+    ] {
+        assert!(caps.contains(c), "BIRD sees no {c:?} from ternd: {theirs}");
+    }
+    let session = theirs
+        .lines()
+        .find(|l| l.contains("Session:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(session.contains("internal") && session.contains("AS4"), "{theirs}");
+    assert_eq!(
+        theirs.matches("State:          UP").count(),
+        2,
+        "IPv4 and IPv6 channels up: {theirs}"
+    );
+    let ours = t.birdc(&format!("show protocols all {name}"));
+    let caps = ours
+        .lines()
+        .find(|l| l.contains("Neighbor caps:"))
+        .unwrap_or_default()
+        .to_string();
+    for c in ["refresh", "restart-able", "AS4", "add-path-rx", "add-path-tx"] {
+        assert!(
+            caps.split_whitespace().any(|w| w == c),
+            "ternd sees no {c} from BIRD: {ours}"
+        );
+    }
+    assert!(
+        ours.contains("Neighbor AS:      64512") && ours.contains("Neighbor ID:      127.0.12.2"),
+        "{ours}"
+    );
+}
+
+#[test]
+fn a_collision_ends_with_exactly_one_session() {
+    if missing(&["bird", "birdc", "ss"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.13.1", "127.0.13.2", 11793, false, false);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(both_established(&t, &name, &b));
+    assert_eq!(tcp_sessions("127.0.13.1", "127.0.13.2"), 1, "{}", t.proc.log());
+}
+
+#[test]
+fn a_peer_with_the_wrong_as_is_refused_with_2_2() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let dir = TempDir::new("bird-as");
+    let name = "Mesh_127_0_14_2";
+    // ternd expects AS 64999; BIRD is AS 64512.
+    let t = Ternd::start(
+        &dir,
+        &tern_conf("127.0.14.1", 11794, name, "127.0.14.2", 11794, 64999, false),
+    );
+    let b = Bird::start(&dir, &bird_conf("127.0.14.2", 11794, "127.0.14.1", 11794, 64512, true));
+    let info = wait_for(UP, "BIRD to report the refusal", || {
+        let out = b.birdc("show protocols all tern");
+        out.contains("Bad peer AS").then_some(out)
+    });
+    assert!(info.contains("Received: Bad peer AS"), "{info}");
+    assert!(t.proc.log().contains("code=2 subcode=2"), "{}", t.proc.log());
+    assert_ne!(t.bgp_state(name).as_deref(), Some("Established"));
+}
+
+#[test]
+fn a_frozen_peer_is_dropped_by_the_hold_timer_and_comes_back() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.15.1", "127.0.15.2", 11795, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    b.proc.signal(libc_sigstop());
+    wait_for(Duration::from_secs(10), "ternd's hold timer to expire", || {
+        (t.bgp_state(&name).as_deref() != Some("Established")).then_some(())
+    });
+    let log = t.proc.log();
+    assert!(
+        log.contains("hold timer expired") && log.contains("code=4 subcode=0"),
+        "{log}"
+    );
+    b.proc.signal(libc_sigcont());
+    wait_for(Duration::from_secs(60), "the session to come back", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+}
+
+fn libc_sigstop() -> i32 {
+    19
+}
+
+fn libc_sigcont() -> i32 {
+    18
+}
+
+#[test]
+fn disable_enable_restart_through_birdc_do_what_they_say() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.16.1", "127.0.16.2", 11796, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let out = t.birdc(&format!("disable {name} \"maintenance window\""));
+    assert!(out.contains(&format!("{name}: disabled")), "{out}");
+    let theirs = wait_for(Duration::from_secs(10), "BIRD to see the shutdown", || {
+        let o = b.birdc("show protocols all tern");
+        o.contains("Administrative shutdown").then_some(o)
+    });
+    assert!(
+        theirs.contains("maintenance window") || theirs.contains("Administrative shutdown"),
+        "{theirs}"
+    );
+    let row = t.birdc("show protocols");
+    assert!(
+        row.lines()
+            .any(|l| l.starts_with(&name) && l.split_whitespace().nth(3) == Some("down")),
+        "{row}"
+    );
+    assert!(t.birdc(&format!("disable {name}")).contains("already disabled"));
+    assert!(t.birdc(&format!("enable {name}")).contains(&format!("{name}: enabled")));
+    wait_for(UP, "Established again after enable", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    assert!(t
+        .birdc(&format!("restart {name}"))
+        .contains(&format!("{name}: restarted")));
+    wait_for(Duration::from_secs(10), "BIRD to see the reset", || {
+        b.birdc("show protocols all tern")
+            .contains("Administrative reset")
+            .then_some(())
+    });
+    wait_for(UP, "Established again after restart", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+}
+
+#[test]
+fn bird_1_6_birdc_reads_ternd() {
+    // BIRD 1.6.8's client, unpacked from Debian's `bird` package by the test command.
+    let client = std::env::var("BIRD16_BIRDC").unwrap_or_else(|_| "/opt/tern-bird1.6/usr/sbin/birdc".into());
+    if !std::path::Path::new(&client).exists() {
+        assert!(
+            std::env::var_os("TERN_REQUIRE_PEERS").is_none(),
+            "BIRD 1.6.8 birdc not found at {client}"
+        );
+        eprintln!("skipping: no BIRD 1.6.8 birdc at {client}");
+        return;
+    }
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.17.1", "127.0.17.2", 11797, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let out = interop::birdc(&client, &t.ctl, "show protocols");
+    assert!(
+        out.contains("name     proto    table    state  since       info"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with(&name) && l.contains("Established")),
+        "{out}"
+    );
+    let all = interop::birdc(&client, &t.ctl, &format!("show protocols all {name}"));
+    assert!(
+        all.contains("BGP state:          Established") && all.contains("Neighbor address: 127.0.17.2"),
+        "{all}"
+    );
+    let status = interop::birdc(&client, &t.ctl, "show status");
+    assert!(status.lines().next().unwrap_or("").starts_with("BIRD"), "{status}");
+}
