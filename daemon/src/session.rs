@@ -390,8 +390,16 @@ impl Task {
             }
             Action::Close(id) => {
                 if let Some(c) = self.conns.remove(&id) {
+                    // The writer flushes (a NOTIFICATION, say) and sends FIN.
+                    // The reader keeps draining for a while: closing with
+                    // unread data makes the kernel send RST, and a peer that
+                    // gets RST may drop the NOTIFICATION we just sent.
                     let _ = c.tx.send(WriterMsg::Close);
-                    c.reader.abort();
+                    let reader = c.reader;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        reader.abort();
+                    });
                 }
             }
             Action::StartTimer(t, d) => {
