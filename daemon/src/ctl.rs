@@ -282,6 +282,11 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
             r.line(13, "Daemon is up and running");
             r
         }
+        ["down"] => {
+            // BIRD's `down`: every peer gets a Cease, then the daemon exits.
+            let _ = d.down.send(());
+            Reply::single(7, "Shutdown requested")
+        }
         ["show", "memory"] => {
             let mut r = Reply::default();
             r.line(1018, "BIRD memory usage");

@@ -6,6 +6,7 @@
 //! their peer; [`ctl`] answers BIRD's control protocol on a Unix socket;
 //! [`run`] starts and stops it all; [`decode`] is `ternc decode`.
 
+pub mod client;
 pub mod config;
 pub mod ctl;
 pub mod decode;

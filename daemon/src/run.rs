@@ -17,11 +17,13 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         peers.push(crate::session::spawn(p.clone(), cfg.fsm_config(p), seed));
     }
     let now = SystemTime::now();
+    let (down_tx, mut down_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         router_id: cfg.router_id,
         started: now,
         reconfigured: now,
         peers: peers.clone(),
+        down: down_tx,
     });
     let shared = Arc::new(peers);
     for l in listeners {
@@ -44,12 +46,19 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         cfg.peers.len()
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
-    }
+    // SIGTERM is a restart or an upgrade: graceful-restart peers keep our
+    // routes (RFC 4724). `down` decommissions: everyone gets a Cease.
+    let how = tokio::select! {
+        _ = term.recv() => { info!("SIGTERM: shutting down"); Command::Shutdown }
+        _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); Command::Shutdown }
+        _ = down_rx.recv() => { info!("down requested on the control socket: shutting down"); Command::Decommission }
+    };
     for p in shared.iter() {
-        let _ = p.command(Command::Shutdown).await;
+        let c = match how {
+            Command::Decommission => Command::Decommission,
+            _ => Command::Shutdown,
+        };
+        let _ = p.command(c).await;
     }
     ctl.abort();
     let _ = std::fs::remove_file(&ctl_path);

@@ -127,7 +127,7 @@ impl Task {
             tokio::select! {
                 c = commands.recv() => match c {
                     Some((cmd, reply)) => {
-                        let stop = matches!(cmd, Command::Shutdown);
+                        let stop = matches!(cmd, Command::Shutdown | Command::Decommission);
                         let r = self.command(cmd);
                         let _ = reply.send(r);
                         if stop {
@@ -180,6 +180,14 @@ impl Task {
                 self.feed(Event::Stop { notification: Some(n) });
                 self.set_status(|s| s.enabled = true);
                 self.feed(Event::Start);
+                CommandResult::Done
+            }
+            Command::Decommission => {
+                let n = Notification::shutdown(
+                    bgp_wire::notification::ADMINISTRATIVE_SHUTDOWN,
+                    "ternd shut down by the operator",
+                );
+                self.feed(Event::Stop { notification: Some(n) });
                 CommandResult::Done
             }
             Command::Shutdown => {

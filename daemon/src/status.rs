@@ -68,6 +68,9 @@ pub enum Command {
     Restart,
     /// Daemon shutdown: graceful-restart peers are left without a Cease.
     Shutdown,
+    /// Daemon shutdown by the operator (`down`, `ternc shutdown`): every
+    /// peer gets Cease / Administrative Shutdown.
+    Decommission,
 }
 
 /// What a command did, in BIRD's words.
@@ -109,4 +112,6 @@ pub struct Daemon {
     pub started: SystemTime,
     pub reconfigured: SystemTime,
     pub peers: Vec<PeerHandle>,
+    /// Asks the daemon to stop (the `down` command).
+    pub down: tokio::sync::mpsc::UnboundedSender<()>,
 }

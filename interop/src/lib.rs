@@ -147,7 +147,7 @@ pub fn missing(bins: &[&str]) -> bool {
     true
 }
 
-/// The `ternd` binary of this build. `cargo build` runs once per test
+/// The `ternd` binary of this build (`ternc` beside it). `cargo build` runs once per test
 /// process so that a test never meets a stale daemon (cargo does not
 /// rebuild another package's binaries for this package's tests).
 pub fn ternd_bin() -> PathBuf {
@@ -158,7 +158,7 @@ pub fn ternd_bin() -> PathBuf {
             // target/<profile>/deps/<test> → target/<profile>/ternd
             let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
             let mut c = Command::new(env!("CARGO"));
-            c.args(["build", "--quiet", "-p", "daemon", "--bin", "ternd"]);
+            c.args(["build", "--quiet", "-p", "daemon", "--bins"]);
             if dir.ends_with("release") {
                 c.arg("--release");
             }

@@ -304,3 +304,115 @@ fn bird_1_6_birdc_reads_ternd() {
     let status = interop::birdc(&client, &t.ctl, "show status");
     assert!(status.lines().next().unwrap_or("").starts_with("BIRD"), "{status}");
 }
+
+fn ternc(t: &Ternd, args: &[&str]) -> (String, bool) {
+    let bin = interop::ternd_bin().with_file_name("ternc");
+    let out = std::process::Command::new(bin)
+        .arg("--socket")
+        .arg(&t.ctl)
+        .args(args)
+        .output()
+        .expect("ternc runs");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
+}
+
+#[test]
+fn ternc_shows_protocols_as_text_and_json_and_shutdown_sends_a_cease() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.18.1", "127.0.18.2", 11798, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    let (text, ok) = ternc(&t, &["show", "protocols"]);
+    assert!(
+        ok && text.contains("name     proto    table    state  since       info"),
+        "{text}"
+    );
+    let (json, ok) = ternc(&t, &["--json", "show", "protocols", "all", &name]);
+    assert!(ok, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v["protocols"][0]["name"], name.as_str());
+    assert_eq!(v["protocols"][0]["bgp_state"], "Established");
+    assert_eq!(v["protocols"][0]["neighbor_address"], "127.0.18.2");
+    let (json, _) = ternc(&t, &["--json", "show", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v["router_id"], "127.0.18.1");
+    let (err, ok) = ternc(&t, &["show", "protocols", "Nope"]);
+    assert!(!ok && err.contains("Nope is not a protocol"), "{err}");
+    // An explicit shutdown decommissions: BIRD gets Cease / Administrative Shutdown.
+    let (out, ok) = ternc(&t, &["shutdown"]);
+    assert!(ok && out.contains("Shutdown requested"), "{out}");
+    wait_for(Duration::from_secs(10), "BIRD to see the Cease", || {
+        b.birdc("show protocols all tern")
+            .contains("Administrative shutdown")
+            .then_some(())
+    });
+}
+
+#[test]
+fn sigterm_leaves_a_graceful_restart_peer_without_a_cease() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let (_d, t, b, name) = session("127.0.19.1", "127.0.19.2", 11799, false, true);
+    wait_for(UP, "Established on both sides", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    t.proc.signal(15);
+    let out = wait_for(Duration::from_secs(10), "BIRD to notice the closed session", || {
+        let o = b.birdc("show protocols all tern");
+        (!o.contains("Established")).then_some(o)
+    });
+    assert!(
+        !out.contains("Administrative shutdown") && !out.contains("Received:"),
+        "no NOTIFICATION: {out}"
+    );
+    let log = b.log();
+    assert!(
+        log.contains("graceful restart") || log.contains("Graceful restart") || out.contains("Connection closed"),
+        "{log}\n{out}"
+    );
+}
+
+#[test]
+fn tcp_md5_signatures_protect_the_session() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    // Matching keys: the session comes up.
+    let dir = TempDir::new("md5");
+    let name = "Mesh_127_0_21_2";
+    let conf = tern_conf("127.0.21.1", 11801, name, "127.0.21.2", 11801, 64512, false) + "password = \"s3cret\"\n";
+    let t = Ternd::start(&dir, &conf);
+    let b = Bird::start(
+        &dir,
+        &bird_conf("127.0.21.2", 11801, "127.0.21.1", 11801, 64512, true)
+            .replace("hold time 3;", "hold time 3;\n  password \"s3cret\";"),
+    );
+    wait_for(UP, "Established with MD5", || {
+        both_established(&t, name, &b).then_some(())
+    });
+    drop((t, b));
+    // Different keys: no session, and nothing reaches BGP.
+    let dir = TempDir::new("md5-bad");
+    let conf = tern_conf(
+        "127.0.22.1",
+        11802,
+        "Mesh_127_0_22_2",
+        "127.0.22.2",
+        11802,
+        64512,
+        false,
+    ) + "password = \"s3cret\"\n";
+    let t = Ternd::start(&dir, &conf);
+    let b = Bird::start(
+        &dir,
+        &bird_conf("127.0.22.2", 11802, "127.0.22.1", 11802, 64512, true)
+            .replace("hold time 3;", "hold time 3;\n  password \"other\";"),
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    assert_ne!(t.bgp_state("Mesh_127_0_22_2").as_deref(), Some("Established"));
+    assert_ne!(b.bgp_state("tern").as_deref(), Some("Established"));
+}

@@ -10,12 +10,38 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "ternc", version, about = "tern's command-line client")]
 struct Cli {
+    /// ternd's control socket.
+    #[arg(
+        long,
+        short = 's',
+        global = true,
+        env = "TERN_CTL",
+        default_value = "/run/tern/tern.ctl"
+    )]
+    socket: std::path::PathBuf,
+    /// Print the daemon's answer as JSON.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Ask the daemon: `show status`, `show protocols [all] [NAME]`, `show memory`.
+    Show {
+        /// What to show, as in birdc.
+        #[arg(required = true, num_args = 1..)]
+        what: Vec<String>,
+    },
+    /// Start a protocol that was disabled.
+    Enable { name: String },
+    /// Stop a protocol: Cease / Administrative Shutdown with MESSAGE (RFC 9003).
+    Disable { name: String, message: Option<String> },
+    /// Stop and start a protocol again.
+    Restart { name: String },
+    /// Stop the daemon: every peer gets Cease / Administrative Shutdown.
+    Shutdown,
     /// Decode raw BGP messages (as on the wire) into one JSON object per message.
     Decode {
         /// File to read; standard input when absent or `-`.
@@ -38,9 +64,54 @@ enum Command {
     },
 }
 
+/// Sends one command to ternd and prints the answer.
+fn ask(cli: &Cli, command: &str) -> ExitCode {
+    let reply = match daemon::client::query(&cli.socket, command) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ternc: cannot talk to ternd on {}: {e}", cli.socket.display());
+            return ExitCode::from(2);
+        }
+    };
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&daemon::client::to_json(command, &reply)).unwrap_or_default()
+        );
+    } else {
+        print!("{}", daemon::client::text(&reply));
+    }
+    if daemon::client::is_error(&reply) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "'"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match &cli.command {
+        Command::Show { what } => Some(format!("show {}", what.join(" "))),
+        Command::Enable { name } => Some(format!("enable {name}")),
+        Command::Disable { name, message: Some(m) } => Some(format!("disable {name} {}", quote(m))),
+        Command::Disable { name, message: None } => Some(format!("disable {name}")),
+        Command::Restart { name } => Some(format!("restart {name}")),
+        Command::Shutdown => Some("down".to_string()),
+        Command::Decode { .. } => None,
+    };
+    if let Some(c) = command {
+        return ask(&cli, &c);
+    }
     match cli.command {
+        Command::Show { .. }
+        | Command::Enable { .. }
+        | Command::Disable { .. }
+        | Command::Restart { .. }
+        | Command::Shutdown => ExitCode::from(2),
         Command::Decode {
             file,
             hex,
