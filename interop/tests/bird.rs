@@ -416,3 +416,94 @@ fn tcp_md5_signatures_protect_the_session() {
     assert_ne!(t.bgp_state("Mesh_127_0_22_2").as_deref(), Some("Established"));
     assert_ne!(b.bgp_state("tern").as_deref(), Some("Established"));
 }
+
+#[test]
+fn ttl_security_accepts_ttl_255_and_drops_the_rest() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let gtsm = |net: u8, port: u16, bird_ttl: &str| {
+        let dir = TempDir::new("gtsm");
+        let (me, peer) = (format!("127.0.{net}.1"), format!("127.0.{net}.2"));
+        let name = format!("Mesh_127_0_{net}_2");
+        let conf = tern_conf(&me, port, &name, &peer, port, 64512, true) + "ttl_security = 1\n";
+        let t = Ternd::start(&dir, &conf);
+        let b = Bird::start(
+            &dir,
+            &bird_conf(&peer, port, &me, port, 64512, false)
+                .replace("hold time 3;", &format!("hold time 3;\n  {bird_ttl}")),
+        );
+        (dir, t, b, name)
+    };
+    // BIRD sends with TTL 255 (GTSM on both sides): up.
+    let (_d, t, b, name) = gtsm(24, 11804, "ttl security on;");
+    wait_for(UP, "Established with GTSM", || {
+        both_established(&t, &name, &b).then_some(())
+    });
+    // BIRD sends with the default TTL: ternd's kernel drops it (IP_MINTTL 255).
+    let (_d2, t2, b2, name2) = gtsm(25, 11805, "ttl security off;");
+    std::thread::sleep(Duration::from_secs(8));
+    assert_ne!(
+        t2.bgp_state(&name2).as_deref(),
+        Some("Established"),
+        "{}",
+        t2.birdc("show protocols all")
+    );
+    assert_ne!(b2.bgp_state("tern").as_deref(), Some("Established"));
+}
+
+#[test]
+fn ipv6_transport() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    let dir = TempDir::new("v6");
+    let name = "Mesh_1";
+    let conf = format!(
+        r#"router_id = "127.0.26.1"
+asn = 64512
+listen = ["[::1]:11806"]
+ctl_socket = "{{CTL}}"
+
+[[peer]]
+name = "{name}"
+address = "::1"
+port = 11807
+local_address = "::1"
+hold_time = 3
+connect_retry = 2
+"#
+    );
+    let t = Ternd::start(&dir, &conf);
+    let b = Bird::start(
+        &dir,
+        &bird_conf("127.0.26.2", 11807, "::1", 11806, 64512, true)
+            .replace("local 127.0.26.2 port 11807", "local ::1 port 11807")
+            // IPv4 routes over an IPv6 session need an IPv4 next hop.
+            .replace("ipv4 { import all;", "ipv4 { next hop address 127.0.26.2; import all;"),
+    );
+    wait_for(UP, "Established over IPv6", || {
+        both_established(&t, name, &b).then_some(())
+    });
+    assert!(t
+        .birdc(&format!("show protocols all {name}"))
+        .contains("Neighbor address: ::1"));
+}
+
+#[test]
+fn connections_from_unconfigured_addresses_are_closed_at_once() {
+    let dir = TempDir::new("stranger");
+    let t = Ternd::start(
+        &dir,
+        &tern_conf("127.0.27.1", 11808, "Mesh_127_0_27_2", "127.0.27.2", 11808, 64512, true),
+    );
+    // From loopback the source is 127.0.0.1, which is no peer.
+    let mut s = std::net::TcpStream::connect("127.0.27.1:11808").expect("TCP connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    wait_for(Duration::from_secs(5), "the refusal in ternd's log", || {
+        t.proc.log().contains("not a configured peer").then_some(())
+    });
+}
