@@ -53,12 +53,24 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); Command::Shutdown }
         _ = down_rx.recv() => { info!("down requested on the control socket: shutting down"); Command::Decommission }
     };
-    for p in shared.iter() {
-        let c = match how {
-            Command::Decommission => Command::Decommission,
-            _ => Command::Shutdown,
-        };
-        let _ = p.command(c).await;
+    // All peers at once: each waits up to 2 s for its peer to close.
+    let decommission = matches!(how, Command::Decommission);
+    let stops: Vec<_> = shared
+        .iter()
+        .cloned()
+        .map(|p| {
+            tokio::spawn(async move {
+                let c = if decommission {
+                    Command::Decommission
+                } else {
+                    Command::Shutdown
+                };
+                p.command(c).await
+            })
+        })
+        .collect();
+    for s in stops {
+        let _ = s.await;
     }
     ctl.abort();
     let _ = std::fs::remove_file(&ctl_path);

@@ -51,6 +51,8 @@ struct Task {
     next_incoming: u64,
     /// The socket error of the last failed outgoing attempt, for `show protocols`.
     socket_error: Option<String>,
+    /// Readers of connections we closed, draining until the peer closes too.
+    closing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -96,6 +98,7 @@ pub fn spawn(settings: PeerSettings, fsm_cfg: bgp_fsm::PeerConfig, seed: u64) ->
         status,
         next_incoming: 1,
         socket_error: None,
+        closing: Vec::new(),
     };
     tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
     handle
@@ -131,8 +134,13 @@ impl Task {
                         let r = self.command(cmd);
                         let _ = reply.send(r);
                         if stop {
-                            // Let the writers flush the NOTIFICATIONs.
-                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            // Wait (a little) for each peer to close its side after
+                            // our NOTIFICATION: exiting with its data unread would
+                            // make the kernel send RST, which can lose the NOTIFICATION.
+                            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                            for r in self.closing.drain(..) {
+                                let _ = tokio::time::timeout_at(deadline, r).await;
+                            }
                             return;
                         }
                     }
@@ -403,11 +411,13 @@ impl Task {
                     // unread data makes the kernel send RST, and a peer that
                     // gets RST may drop the NOTIFICATION we just sent.
                     let _ = c.tx.send(WriterMsg::Close);
-                    let reader = c.reader;
+                    let abort = c.reader.abort_handle();
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_secs(5)).await;
-                        reader.abort();
+                        abort.abort();
                     });
+                    self.closing.retain(|r| !r.is_finished());
+                    self.closing.push(c.reader);
                 }
             }
             Action::StartTimer(t, d) => {
