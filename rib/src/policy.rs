@@ -1,0 +1,139 @@
+//! Which received routes are usable (loop checks) and what each peer is
+//! sent (iBGP split horizon, RFC 4456 reflection, eBGP rewriting).
+
+use std::net::IpAddr;
+
+use bgp_wire::attributes::{AsPath, AsSegment, Community, SegmentType};
+use bgp_wire::{Asn, ClusterId, RouterId};
+
+use crate::attrs::RouteAttrs;
+use crate::decision::Route;
+use crate::PeerId;
+
+/// This speaker, as the policy rules need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Local {
+    pub asn: Asn,
+    pub router_id: RouterId,
+    /// Set when this speaker reflects routes (RFC 4456).
+    pub cluster_id: Option<ClusterId>,
+}
+
+impl Local {
+    /// The cluster identifier: configured, or the router ID (RFC 4456 §7).
+    pub fn cluster(&self) -> ClusterId {
+        self.cluster_id.unwrap_or(ClusterId(self.router_id.0))
+    }
+}
+
+/// Why a received route cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ineligible {
+    /// Our AS is on the path more often than allowed (RFC 4271 §9.1.2).
+    AsLoop,
+    /// ORIGINATOR_ID is our router ID (RFC 4456 §8).
+    OriginatorIsUs,
+    /// CLUSTER_LIST holds our cluster ID (RFC 4456 §8).
+    ClusterLoop,
+}
+
+/// Loop checks on a received route. `allow_local_as` is how many times our
+/// AS may appear (Calico's numAllowedLocalASNumbers; 0 = never).
+pub fn check_import(local: &Local, attrs: &RouteAttrs, allow_local_as: usize) -> Result<(), Ineligible> {
+    if attrs.as_path.asns().filter(|a| *a == local.asn).count() > allow_local_as {
+        return Err(Ineligible::AsLoop);
+    }
+    if attrs.originator_id == Some(local.router_id) {
+        return Err(Ineligible::OriginatorIsUs);
+    }
+    if local.cluster_id.is_some() && attrs.cluster_list.contains(&local.cluster()) {
+        return Err(Ineligible::ClusterLoop);
+    }
+    Ok(())
+}
+
+/// The peer a route is to be sent to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub peer: PeerId,
+    pub ebgp: bool,
+    pub rr_client: bool,
+    /// Set NEXT_HOP to our address even over iBGP (`next_hop = "self"`).
+    pub next_hop_self: bool,
+    /// Our address on the session, used as next hop when we set it.
+    pub local_address: IpAddr,
+}
+
+/// What `to` is sent for `route`, or `None` when it is not sent at all.
+pub fn export(local: &Local, route: &Route, to: &Target) -> Option<RouteAttrs> {
+    let src = &route.source;
+    // Never back to where it came from.
+    if src.peer == Some(to.peer) {
+        return None;
+    }
+    let a = &route.attrs;
+    // RFC 1997: NO_ADVERTISE goes to nobody, NO_EXPORT stays in the AS.
+    if a.communities.contains(&Community::NO_ADVERTISE) {
+        return None;
+    }
+    if to.ebgp
+        && (a.communities.contains(&Community::NO_EXPORT) || a.communities.contains(&Community::NO_EXPORT_SUBCONFED))
+    {
+        return None;
+    }
+    let from_ibgp = src.peer.is_some() && !src.ebgp;
+    let mut reflect = false;
+    if from_ibgp && !to.ebgp {
+        // RFC 4271 §9.2: iBGP routes are not passed to iBGP peers, unless
+        // we reflect (RFC 4456 §6): from a client to everyone, from a
+        // non-client to clients only.
+        if local.cluster_id.is_none() || !(src.rr_client || to.rr_client) {
+            return None;
+        }
+        reflect = true;
+    }
+    let mut out = (**a).clone();
+    // Optional attributes we do not know: transitive ones go on with the
+    // Partial bit, non-transitive ones stop here (RFC 4271 §5).
+    out.unknown = a.unknown.iter().filter_map(|u| u.for_propagation()).collect();
+    if to.ebgp {
+        // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
+        // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
+        out.as_path = prepend(&a.as_path, local.asn);
+        out.next_hop = Some(to.local_address);
+        out.local_pref = None;
+        if src.peer.is_some() {
+            out.med = None;
+        }
+        // RFC 4456 §8: these never leave the AS.
+        out.originator_id = None;
+        out.cluster_list.clear();
+    } else {
+        out.local_pref = Some(a.local_pref_or_default());
+        if src.peer.is_none() || src.ebgp || to.next_hop_self || out.next_hop.is_none() {
+            out.next_hop = Some(to.local_address);
+        }
+        if reflect {
+            // RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP
+            // speaker; our cluster goes in front of CLUSTER_LIST.
+            out.originator_id.get_or_insert(src.peer_router_id);
+            out.cluster_list.insert(0, local.cluster());
+        }
+    }
+    Some(out)
+}
+
+fn prepend(p: &AsPath, asn: Asn) -> AsPath {
+    let mut segments = p.segments.clone();
+    match segments.first_mut() {
+        Some(s) if s.kind == SegmentType::Sequence && s.asns.len() < 255 => s.asns.insert(0, asn),
+        _ => segments.insert(
+            0,
+            AsSegment {
+                kind: SegmentType::Sequence,
+                asns: vec![asn],
+            },
+        ),
+    }
+    AsPath { segments }
+}

@@ -1,0 +1,350 @@
+//! Best path one step at a time, the table, loop checks, export rules and
+//! attribute interning.
+
+use std::cmp::Ordering;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
+use bgp_wire::{Asn, ClusterId, Prefix, RouterId};
+use rib::{
+    check_import, compare, export, Ineligible, Interner, Local, Reason, Route, RouteAttrs, Source, Table, Target,
+};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn rid(s: &str) -> RouterId {
+    RouterId(s.parse().unwrap())
+}
+
+fn src(peer: u32, addr: &str, id: &str, ebgp: bool) -> Arc<Source> {
+    Arc::new(Source {
+        peer: Some(peer),
+        peer_address: Some(ip(addr)),
+        peer_router_id: rid(id),
+        ebgp,
+        rr_client: false,
+    })
+}
+
+fn attrs(f: impl FnOnce(&mut RouteAttrs)) -> Arc<RouteAttrs> {
+    let mut a = RouteAttrs {
+        origin: Some(Origin::Igp),
+        as_path: AsPath::sequence([Asn(65001)]),
+        next_hop: Some(ip("10.0.0.1")),
+        ..RouteAttrs::default()
+    };
+    f(&mut a);
+    Arc::new(a)
+}
+
+fn route(source: Arc<Source>, a: Arc<RouteAttrs>) -> Route {
+    Route {
+        source,
+        path_id: 0,
+        attrs: a,
+        igp_cost: None,
+    }
+}
+
+/// `better` beats `worse` at exactly `step`.
+fn row(better: Route, worse: Route, step: Reason) {
+    assert_eq!(compare(&better, &worse), (Ordering::Less, step), "{step:?}");
+    assert_eq!(compare(&worse, &better), (Ordering::Greater, step), "{step:?} reversed");
+}
+
+#[test]
+fn each_decision_step_in_rfc_4271_order() {
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", false);
+    let s2 = src(2, "10.0.0.2", "2.2.2.2", false);
+    let local = Arc::new(Source {
+        peer: None,
+        peer_address: None,
+        peer_router_id: rid("9.9.9.9"),
+        ebgp: false,
+        rr_client: false,
+    });
+    let base = attrs(|_| {});
+    row(
+        route(local, base.clone()),
+        route(s1.clone(), attrs(|a| a.local_pref = Some(500))),
+        Reason::Local,
+    );
+    row(
+        route(s2.clone(), attrs(|a| a.local_pref = Some(200))),
+        route(s1.clone(), base.clone()),
+        Reason::LocalPref,
+    );
+    row(
+        route(s2.clone(), base.clone()),
+        route(
+            s1.clone(),
+            attrs(|a| a.as_path = AsPath::sequence([Asn(65001), Asn(65002)])),
+        ),
+        Reason::AsPathLength,
+    );
+    row(
+        route(s2.clone(), base.clone()),
+        route(s1.clone(), attrs(|a| a.origin = Some(Origin::Incomplete))),
+        Reason::Origin,
+    );
+    row(
+        route(s2.clone(), attrs(|a| a.med = Some(5))),
+        route(s1.clone(), attrs(|a| a.med = Some(10))),
+        Reason::Med,
+    );
+    row(
+        route(src(2, "10.0.0.2", "2.2.2.2", true), base.clone()),
+        route(s1.clone(), base.clone()),
+        Reason::Ebgp,
+    );
+    let cheap = Route {
+        igp_cost: Some(1),
+        ..route(s2.clone(), base.clone())
+    };
+    let dear = Route {
+        igp_cost: Some(9),
+        ..route(s1.clone(), base.clone())
+    };
+    row(cheap, dear, Reason::IgpCost);
+    row(
+        route(s1.clone(), base.clone()),
+        route(s2.clone(), base.clone()),
+        Reason::RouterId,
+    );
+    // RFC 4456 §9: ORIGINATOR_ID stands in for the router ID.
+    row(
+        route(s2.clone(), attrs(|a| a.originator_id = Some(rid("0.0.0.1")))),
+        route(s1.clone(), base.clone()),
+        Reason::RouterId,
+    );
+    row(
+        route(s2.clone(), attrs(|a| a.originator_id = Some(rid("5.5.5.5")))),
+        route(
+            s1.clone(),
+            attrs(|a| {
+                a.originator_id = Some(rid("5.5.5.5"));
+                a.cluster_list = vec![ClusterId(Ipv4Addr::new(1, 1, 1, 1))];
+            }),
+        ),
+        Reason::ClusterListLength,
+    );
+    let same_id = src(3, "10.0.0.3", "1.1.1.1", false);
+    row(
+        route(s1.clone(), base.clone()),
+        route(same_id, base.clone()),
+        Reason::PeerAddress,
+    );
+    let p7 = Route {
+        path_id: 7,
+        ..route(s1.clone(), base.clone())
+    };
+    let p9 = Route {
+        path_id: 9,
+        ..route(s1.clone(), base.clone())
+    };
+    row(p7, p9, Reason::PathId);
+}
+
+#[test]
+fn med_counts_only_between_routes_from_the_same_neighbouring_as() {
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", true);
+    let s2 = src(2, "10.0.0.2", "2.2.2.2", true);
+    let from_65002 = attrs(|a| {
+        a.as_path = AsPath::sequence([Asn(65002)]);
+        a.med = Some(1000);
+    });
+    let from_65001 = attrs(|a| a.med = Some(1));
+    // Different neighbouring ASes: MED is skipped and the router ID decides.
+    assert_eq!(
+        compare(&route(s1, from_65002), &route(s2, from_65001)),
+        (Ordering::Less, Reason::RouterId)
+    );
+}
+
+fn p(s: &str) -> Prefix {
+    s.parse().unwrap()
+}
+
+#[test]
+fn the_table_keeps_every_path_and_the_best_first() {
+    let mut t = Table::new();
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", false);
+    let s2 = src(2, "10.0.0.2", "2.2.2.2", false);
+    assert!(t.update(p("10.244.1.0/26"), route(s2.clone(), attrs(|_| {}))));
+    assert!(
+        t.update(p("10.244.1.0/26"), route(s1.clone(), attrs(|_| {}))),
+        "lower router ID takes over"
+    );
+    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(1));
+    assert_eq!((t.len(), t.route_count()), (1, 2));
+    // Replacing a path with a worse one hands over to the other.
+    assert!(t.update(
+        p("10.244.1.0/26"),
+        route(s1.clone(), attrs(|a| a.local_pref = Some(50)))
+    ));
+    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(2));
+    assert_eq!(t.route_count(), 2);
+    // A withdrawal of the non-best path changes nothing visible.
+    assert!(!t.withdraw(&p("10.244.1.0/26"), Some(1), 0));
+    assert!(!t.withdraw(&p("10.9.9.0/24"), Some(1), 0), "unknown prefix: no-op");
+    t.update(p("10.244.2.0/26"), route(s2.clone(), attrs(|_| {})));
+    // Peer 2 goes down: both prefixes lose their best, and vanish.
+    let mut changed = t.remove_peer(2);
+    changed.sort();
+    assert_eq!(changed, vec![p("10.244.1.0/26"), p("10.244.2.0/26")]);
+    assert!(t.is_empty());
+    assert_eq!(t.route_count(), 0);
+}
+
+fn local(cluster: Option<&str>) -> Local {
+    Local {
+        asn: Asn(64512),
+        router_id: rid("10.0.0.9"),
+        cluster_id: cluster.map(|c| ClusterId(c.parse().unwrap())),
+    }
+}
+
+#[test]
+fn loop_checks_on_import() {
+    let l = local(Some("244.0.0.1"));
+    let looped = attrs(|a| a.as_path = AsPath::sequence([Asn(65001), Asn(64512)]));
+    assert_eq!(check_import(&l, &looped, 0), Err(Ineligible::AsLoop));
+    assert_eq!(check_import(&l, &looped, 1), Ok(()), "numAllowedLocalASNumbers = 1");
+    assert_eq!(
+        check_import(&l, &attrs(|a| a.originator_id = Some(rid("10.0.0.9"))), 0),
+        Err(Ineligible::OriginatorIsUs)
+    );
+    let cl = attrs(|a| a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())]);
+    assert_eq!(check_import(&l, &cl, 0), Err(Ineligible::ClusterLoop));
+    assert_eq!(
+        check_import(&local(None), &cl, 0),
+        Ok(()),
+        "not a reflector: no cluster check"
+    );
+}
+
+fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
+    Target {
+        peer,
+        ebgp,
+        rr_client,
+        next_hop_self: false,
+        local_address: ip("10.0.0.9"),
+    }
+}
+
+#[test]
+fn ibgp_split_horizon_and_route_reflection() {
+    let from_client = Arc::new(Source {
+        rr_client: true,
+        ..(*src(1, "10.0.0.1", "1.1.1.1", false)).clone()
+    });
+    let from_nonclient = src(2, "10.0.0.2", "2.2.2.2", false);
+    let r_client = route(from_client, attrs(|_| {}));
+    let r_non = route(from_nonclient, attrs(|_| {}));
+    // No reflection configured: iBGP routes stay away from iBGP peers.
+    assert_eq!(export(&local(None), &r_client, &target(3, false, false)), None);
+    let rr = local(Some("244.0.0.1"));
+    // From a client: to clients and non-clients.
+    let out = export(&rr, &r_client, &target(3, false, true)).unwrap();
+    assert_eq!(out.originator_id, Some(rid("1.1.1.1")));
+    assert_eq!(out.cluster_list, vec![ClusterId("244.0.0.1".parse().unwrap())]);
+    assert_eq!(out.next_hop, Some(ip("10.0.0.1")), "iBGP keeps the next hop");
+    assert!(export(&rr, &r_client, &target(4, false, false)).is_some());
+    // From a non-client: to clients only.
+    assert!(export(&rr, &r_non, &target(3, false, true)).is_some());
+    assert_eq!(export(&rr, &r_non, &target(4, false, false)), None);
+    // Never back to the sender.
+    assert_eq!(export(&rr, &r_client, &target(1, false, true)), None);
+    // An existing ORIGINATOR_ID is kept; our cluster goes in front.
+    let reflected = route(
+        Arc::new(Source {
+            rr_client: true,
+            ..(*src(1, "10.0.0.1", "1.1.1.1", false)).clone()
+        }),
+        attrs(|a| {
+            a.originator_id = Some(rid("7.7.7.7"));
+            a.cluster_list = vec![ClusterId("244.0.0.2".parse().unwrap())];
+        }),
+    );
+    let out = export(&rr, &reflected, &target(3, false, true)).unwrap();
+    assert_eq!(out.originator_id, Some(rid("7.7.7.7")));
+    assert_eq!(out.cluster_list.len(), 2);
+    assert_eq!(out.cluster_list[0], ClusterId("244.0.0.1".parse().unwrap()));
+}
+
+#[test]
+fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
+    let r = route(
+        src(1, "10.0.0.1", "1.1.1.1", false),
+        attrs(|a| {
+            a.local_pref = Some(300);
+            a.med = Some(20);
+            a.originator_id = Some(rid("3.3.3.3"));
+            a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())];
+            a.unknown = vec![
+                RawAttribute {
+                    flags: 0xc0,
+                    type_code: 99,
+                    value: vec![1].into(),
+                },
+                RawAttribute {
+                    flags: 0x80,
+                    type_code: 100,
+                    value: vec![2].into(),
+                },
+            ];
+        }),
+    );
+    let out = export(&local(None), &r, &target(5, true, false)).unwrap();
+    assert_eq!(out.as_path.to_string(), "64512 65001");
+    assert_eq!(out.next_hop, Some(ip("10.0.0.9")));
+    assert_eq!((out.local_pref, out.med, out.originator_id), (None, None, None));
+    assert!(out.cluster_list.is_empty());
+    assert_eq!(out.unknown.len(), 1, "only the transitive one goes on");
+    assert_eq!(out.unknown[0].flags & 0x20, 0x20, "with the Partial bit");
+    // NO_EXPORT stays inside the AS; NO_ADVERTISE goes nowhere.
+    let ne = route(
+        src(1, "10.0.0.1", "1.1.1.1", true),
+        attrs(|a| a.communities = vec![Community::NO_EXPORT]),
+    );
+    assert_eq!(export(&local(None), &ne, &target(5, true, false)), None);
+    assert!(export(&local(None), &ne, &target(6, false, false)).is_some());
+    let na = route(
+        src(1, "10.0.0.1", "1.1.1.1", true),
+        attrs(|a| a.communities = vec![Community::NO_ADVERTISE]),
+    );
+    assert_eq!(export(&local(None), &na, &target(6, false, false)), None);
+    // An eBGP-learned route to an iBGP peer: next hop self, LOCAL_PREF set.
+    let e = route(src(1, "10.0.0.1", "1.1.1.1", true), attrs(|_| {}));
+    let out = export(&local(None), &e, &target(6, false, false)).unwrap();
+    assert_eq!((out.next_hop, out.local_pref), (Some(ip("10.0.0.9")), Some(100)));
+}
+
+#[test]
+fn equal_attributes_share_one_allocation_until_unused() {
+    let mut i = Interner::default();
+    let make = |n: u32| RouteAttrs {
+        med: Some(n),
+        ..RouteAttrs::default()
+    };
+    let a = i.intern(make(1));
+    let b = i.intern(make(1));
+    assert!(Arc::ptr_eq(&a, &b));
+    let c = i.intern(make(2));
+    assert!(!Arc::ptr_eq(&a, &c));
+    assert_eq!(i.len(), 2);
+    drop((a, b));
+    i.sweep();
+    assert_eq!(i.len(), 1);
+    // Many short-lived sets do not accumulate.
+    for n in 0..10_000 {
+        drop(i.intern(make(100 + n)));
+    }
+    i.sweep();
+    assert_eq!(i.len(), 1);
+    drop(c);
+}
