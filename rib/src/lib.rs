@@ -11,17 +11,24 @@
 //!   horizon, RFC 4456 reflection, eBGP prepend / next hop self / no
 //!   LOCAL_PREF, NO_EXPORT / NO_ADVERTISE, unknown attributes).
 //!
-//! Still to come (issue 4): Adj-RIB-Out per peer with packing into
-//! UPDATEs, End-of-RIB, ADD-PATH sending, route refresh.
+//! - [`updates`]: what a received UPDATE means (treat-as-withdraw
+//!   included), and packing changes into as few UPDATEs as fit.
+//! - [`adj_out`]: per-peer Adj-RIB-Out, so only changes are sent.
+//!
+//! Still to come (issue 4): ADD-PATH sending of several paths, wiring
+//! into ternd.
 
+pub mod adj_out;
 pub mod attrs;
 pub mod decision;
 pub mod policy;
 pub mod table;
+pub mod updates;
 
 /// A peer, as the daemon numbers them.
 pub type PeerId = u32;
 
+pub use adj_out::{AdjRibOut, Change};
 pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, Reason, Route, Source};
 pub use policy::{check_import, export, Ineligible, Local, Target};

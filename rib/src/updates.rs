@@ -1,0 +1,202 @@
+//! Between UPDATE messages and routes: what a received UPDATE means for
+//! the table, and packing outgoing changes into as few UPDATEs as the
+//! attributes allow.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bgp_wire::attributes::{MpReach, MpUnreach, NextHop};
+use bgp_wire::{Action, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionCtx, Update};
+
+use crate::attrs::RouteAttrs;
+
+/// What one received UPDATE asks of the table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    pub announced: Vec<(Family, NlriEntry)>,
+    pub withdrawn: Vec<(Family, NlriEntry)>,
+    /// Attributes of the announced routes, next hop per family.
+    pub attrs_v4: Option<RouteAttrs>,
+    pub attrs_mp: Option<RouteAttrs>,
+}
+
+fn base_attrs(a: &PathAttributes) -> RouteAttrs {
+    RouteAttrs {
+        origin: a.origin,
+        as_path: a.as_path.clone().unwrap_or_default(),
+        next_hop: None,
+        med: a.med,
+        local_pref: a.local_pref,
+        atomic_aggregate: a.atomic_aggregate,
+        aggregator: a.aggregator,
+        communities: a.communities.clone().unwrap_or_default(),
+        originator_id: a.originator_id,
+        cluster_list: a.cluster_list.clone().unwrap_or_default(),
+        ext_communities: a.ext_communities.clone().unwrap_or_default(),
+        large_communities: a.large_communities.clone().unwrap_or_default(),
+        unknown: a.unknown.clone(),
+    }
+}
+
+/// Reads a decoded UPDATE. RFC 7606 treat-as-withdraw turns every
+/// announced route into a withdrawal (§2); attribute discard has already
+/// dropped the attribute in the codec.
+pub fn received(u: &Update) -> Received {
+    let taw = u.action() == Some(Action::TreatAsWithdraw);
+    let mut r = Received {
+        withdrawn: u.withdrawals().collect(),
+        ..Received::default()
+    };
+    if taw {
+        r.withdrawn.extend(u.announced());
+        return r;
+    }
+    r.announced = u.announced().collect();
+    let a = &u.attributes;
+    if !u.nlri.is_empty() {
+        let mut v4 = base_attrs(a);
+        v4.next_hop = a.next_hop.map(IpAddr::V4);
+        r.attrs_v4 = Some(v4);
+    }
+    if let Some(mp) = &a.mp_reach {
+        let mut m = base_attrs(a);
+        m.next_hop = match &mp.next_hop {
+            NextHop::V4(x) => Some(IpAddr::V4(*x)),
+            NextHop::V6 { global, .. } => Some(IpAddr::V6(*global)),
+            NextHop::Opaque(_) => None,
+        };
+        r.attrs_mp = Some(m);
+    }
+    r
+}
+
+/// The attributes of an UPDATE carrying routes with `attrs` in `family`.
+fn path_attributes(attrs: &RouteAttrs, family: Family) -> PathAttributes {
+    let mut p = PathAttributes {
+        origin: attrs.origin,
+        as_path: Some(attrs.as_path.clone()),
+        med: attrs.med,
+        local_pref: attrs.local_pref,
+        atomic_aggregate: attrs.atomic_aggregate,
+        aggregator: attrs.aggregator,
+        communities: (!attrs.communities.is_empty()).then(|| attrs.communities.clone()),
+        originator_id: attrs.originator_id,
+        cluster_list: (!attrs.cluster_list.is_empty()).then(|| attrs.cluster_list.clone()),
+        ext_communities: (!attrs.ext_communities.is_empty()).then(|| attrs.ext_communities.clone()),
+        large_communities: (!attrs.large_communities.is_empty()).then(|| attrs.large_communities.clone()),
+        unknown: attrs.unknown.clone(),
+        ..PathAttributes::default()
+    };
+    match (family, attrs.next_hop) {
+        (Family::IPV4_UNICAST, Some(IpAddr::V4(nh))) => p.next_hop = Some(nh),
+        (_, nh) => {
+            let next_hop = match nh {
+                Some(IpAddr::V4(a)) => NextHop::V4(a),
+                Some(IpAddr::V6(a)) => NextHop::V6 {
+                    global: a,
+                    link_local: None,
+                },
+                None => NextHop::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            };
+            p.mp_reach = Some(MpReach {
+                family,
+                next_hop,
+                nlri: Nlri::empty(family, false),
+            });
+        }
+    }
+    p
+}
+
+/// Bytes one NLRI entry takes.
+fn entry_len(p: &Prefix, add_path: bool) -> usize {
+    1 + usize::from(p.prefix_len()).div_ceil(8) + if add_path { 4 } else { 0 }
+}
+
+/// Splits `entries` into runs that fit `room` bytes each.
+fn chunks(entries: &[NlriEntry], add_path: bool, room: usize) -> Vec<&[NlriEntry]> {
+    let mut out = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, e) in entries.iter().enumerate() {
+        let n = entry_len(&e.prefix, add_path);
+        if used + n > room && i > start {
+            out.push(&entries[start..i]);
+            start = i;
+            used = 0;
+        }
+        used += n;
+    }
+    if start < entries.len() {
+        out.push(&entries[start..]);
+    }
+    out
+}
+
+/// Packs announcements (grouped by their shared attributes) and
+/// withdrawals of one family into UPDATEs that fit the session's maximum
+/// message size: one UPDATE per attribute set as long as it fits.
+pub fn pack(
+    family: Family,
+    announce: &[(NlriEntry, Arc<RouteAttrs>)],
+    withdraw: &[NlriEntry],
+    ctx: &SessionCtx,
+) -> Vec<Update> {
+    let add_path = ctx.add_path(family);
+    let max = ctx.max_message_len();
+    let mut out = Vec::new();
+    // Withdrawals first, in as few messages as fit.
+    if !withdraw.is_empty() {
+        let empty = Update::end_of_rib(family);
+        let overhead = bgp_wire::Message::Update(Box::new(empty))
+            .to_bytes(ctx)
+            .map_or(30, |b| b.len());
+        for run in chunks(withdraw, add_path, max.saturating_sub(overhead)) {
+            let nlri = Nlri::from_entries(family, add_path, run);
+            let mut u = Update::default();
+            if family == Family::IPV4_UNICAST {
+                u.withdrawn = nlri;
+            } else {
+                u.attributes.mp_unreach = Some(MpUnreach {
+                    family,
+                    withdrawn: nlri,
+                });
+            }
+            out.push(u);
+        }
+    }
+    // Group by attribute set (the interned Arc), keeping first-seen order.
+    let mut groups: Vec<(Arc<RouteAttrs>, Vec<NlriEntry>)> = Vec::new();
+    let mut index: HashMap<*const RouteAttrs, usize> = HashMap::new();
+    for (e, a) in announce {
+        let i = *index.entry(Arc::as_ptr(a)).or_insert_with(|| {
+            groups.push((a.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(*e);
+    }
+    for (attrs, entries) in groups {
+        let pa = path_attributes(&attrs, family);
+        let probe = Update {
+            attributes: pa.clone(),
+            ..Update::default()
+        };
+        let Ok(head) = bgp_wire::Message::Update(Box::new(probe)).to_bytes(ctx) else {
+            continue;
+        };
+        // One byte spare: a growing MP_REACH_NLRI may need Extended Length.
+        for run in chunks(&entries, add_path, max.saturating_sub(head.len() + 1)) {
+            let nlri = Nlri::from_entries(family, add_path, run);
+            let mut u = Update {
+                attributes: pa.clone(),
+                ..Update::default()
+            };
+            match &mut u.attributes.mp_reach {
+                Some(mp) => mp.nlri = nlri,
+                None => u.nlri = nlri,
+            }
+            out.push(u);
+        }
+    }
+    out
+}
