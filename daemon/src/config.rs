@@ -21,8 +21,29 @@ struct RawConfig {
     asn: Option<Spanned<u32>>,
     listen: Option<Spanned<Vec<String>>>,
     ctl_socket: Option<Spanned<String>>,
+    cluster_id: Option<Spanned<String>>,
     #[serde(default)]
     peer: Vec<RawPeer>,
+    #[serde(default, rename = "static")]
+    statics: Vec<RawStatic>,
+    #[serde(default)]
+    pool: Vec<RawPool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatic {
+    prefix: Spanned<String>,
+    blackhole: Option<bool>,
+    via: Option<Spanned<String>>,
+    communities: Option<Spanned<Vec<String>>>,
+    local_pref: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    cidr: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +63,9 @@ struct RawPeer {
     description: Option<String>,
     graceful_restart: Option<Spanned<u16>>,
     add_path: Option<bool>,
+    rr_client: Option<bool>,
+    next_hop: Option<Spanned<String>>,
+    allow_local_as: Option<u8>,
 }
 
 /// A validated configuration.
@@ -52,7 +76,23 @@ pub struct Config {
     /// Addresses to listen on for BGP.
     pub listen: Vec<SocketAddr>,
     pub ctl_socket: PathBuf,
+    /// Set when this node reflects routes (RFC 4456).
+    pub cluster_id: Option<bgp_wire::ClusterId>,
     pub peers: Vec<PeerSettings>,
+    /// Routes this node originates.
+    pub statics: Vec<StaticRoute>,
+    /// Address pools: when any is configured, only routes within them are exported.
+    pub pools: Vec<bgp_wire::Prefix>,
+}
+
+/// A route from the configuration (e.g. a node's IPAM block).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub prefix: bgp_wire::Prefix,
+    /// `None`: blackhole.
+    pub via: Option<IpAddr>,
+    pub communities: Vec<bgp_wire::attributes::Community>,
+    pub local_pref: Option<u32>,
 }
 
 /// One configured peer.
@@ -75,6 +115,12 @@ pub struct PeerSettings {
     pub description: Option<String>,
     pub graceful_restart: Option<u16>,
     pub add_path: bool,
+    /// A route reflection client of ours (RFC 4456).
+    pub rr_client: bool,
+    /// Always announce ourselves as next hop, also over iBGP.
+    pub next_hop_self: bool,
+    /// How often our AS may appear in a received AS_PATH (Calico's numAllowedLocalASNumbers).
+    pub allow_local_as: u8,
 }
 
 /// A configuration problem, located.
@@ -314,7 +360,82 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             description: p.description,
             graceful_restart: Some(p.graceful_restart.map_or(120, |g| *g.get_ref())),
             add_path: p.add_path.unwrap_or(true),
+            rr_client: p.rr_client.unwrap_or(false),
+            next_hop_self: match &p.next_hop {
+                None => false,
+                Some(n) if n.get_ref() == "self" => true,
+                Some(n) if n.get_ref() == "keep" => false,
+                Some(n) => {
+                    errs.at(
+                        n,
+                        format!("peer.next_hop: {:?} is neither \"self\" nor \"keep\"", n.get_ref()),
+                    );
+                    false
+                }
+            },
+            allow_local_as: p.allow_local_as.unwrap_or(0),
         });
+    }
+    let cluster_id = raw
+        .cluster_id
+        .as_ref()
+        .and_then(|c| match c.get_ref().parse::<Ipv4Addr>() {
+            Ok(a) => Some(bgp_wire::ClusterId(a)),
+            Err(_) => {
+                errs.at(c, format!("cluster_id: {:?} is not an IPv4 address", c.get_ref()));
+                None
+            }
+        });
+    let mut statics = Vec::new();
+    for st in &raw.statics {
+        let Ok(prefix) = st.prefix.get_ref().parse::<bgp_wire::Prefix>() else {
+            errs.at(
+                &st.prefix,
+                format!("static.prefix: {:?} is not a prefix", st.prefix.get_ref()),
+            );
+            continue;
+        };
+        let via = match (&st.via, st.blackhole.unwrap_or(false)) {
+            (Some(v), false) => match v.get_ref().parse::<IpAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    errs.at(v, format!("static.via: {:?} is not an address", v.get_ref()));
+                    None
+                }
+            },
+            (None, true) => None,
+            _ => {
+                errs.at(&st.prefix, "static: give exactly one of blackhole = true or via".into());
+                None
+            }
+        };
+        let mut communities = Vec::new();
+        if let Some(cs) = &st.communities {
+            for c in cs.get_ref() {
+                match c
+                    .split_once(':')
+                    .and_then(|(a, b)| Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?)))
+                {
+                    Some((a, b)) => {
+                        communities.push(bgp_wire::attributes::Community(u32::from(a) << 16 | u32::from(b)))
+                    }
+                    None => errs.at(cs, format!("static.communities: {c:?} is not ASN:value")),
+                }
+            }
+        }
+        statics.push(StaticRoute {
+            prefix,
+            via,
+            communities,
+            local_pref: st.local_pref,
+        });
+    }
+    let mut pools = Vec::new();
+    for p in &raw.pool {
+        match p.cidr.get_ref().parse::<bgp_wire::Prefix>() {
+            Ok(x) => pools.push(x),
+            Err(_) => errs.at(&p.cidr, format!("pool.cidr: {:?} is not a prefix", p.cidr.get_ref())),
+        }
     }
     if errs.list.is_empty() {
         Ok(Config {
@@ -322,7 +443,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             asn,
             listen,
             ctl_socket,
+            cluster_id,
             peers,
+            statics,
+            pools,
         })
     } else {
         Err(errs.list)

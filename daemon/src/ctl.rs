@@ -287,6 +287,7 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
             let _ = d.down.send(());
             Reply::single(7, "Shutdown requested")
         }
+        ["show", "route", rest @ ..] => show_route(d, rest).await,
         ["show", "memory"] => {
             let mut r = Reply::default();
             r.line(1018, "BIRD memory usage");
@@ -361,6 +362,131 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
         }
         _ => Reply::single(9001, "syntax error"),
     }
+}
+
+/// `show route [all] [for ADDR] [protocol NAME] [count]` in BIRD 1.6's format.
+async fn show_route(d: &Daemon, args: &[&str]) -> Reply {
+    let (mut all, mut count, mut query) = (false, false, crate::routes::Query::All);
+    let mut i = 0;
+    while i < args.len() {
+        match (args[i], args.get(i + 1)) {
+            ("all", _) => all = true,
+            ("count", _) => count = true,
+            ("for", Some(a)) => match a.parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    query = crate::routes::Query::For(ip);
+                    i += 1;
+                }
+                Err(_) => return Reply::single(9001, "syntax error"),
+            },
+            ("protocol", Some(n)) => {
+                if !d.peers.iter().any(|p| p.name == *n) && *n != "static1" {
+                    return Reply::single(9002, format!("{n} is not a protocol"));
+                }
+                query = crate::routes::Query::Protocol(n.to_string());
+                i += 1;
+            }
+            _ => return Reply::single(9001, "syntax error"),
+        }
+        i += 1;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if d.rib.send(crate::routes::RibMsg::Query(query, tx)).is_err() {
+        return Reply::single(8001, "Route table unavailable");
+    }
+    let routes = rx.await.unwrap_or_default();
+    if count {
+        let nets: std::collections::HashSet<_> = routes.iter().map(|r| r.prefix).collect();
+        return Reply::single(
+            14,
+            format!(
+                "{} of {} routes for {} networks",
+                routes.len(),
+                routes.len(),
+                nets.len()
+            ),
+        );
+    }
+    let mut r = Reply::default();
+    let mut prev = None;
+    for v in &routes {
+        let dest = if prev == Some(v.prefix) {
+            String::new()
+        } else {
+            v.prefix.to_string()
+        };
+        prev = Some(v.prefix);
+        let how = match (v.blackhole, v.attrs.next_hop) {
+            (true, _) | (_, None) => "blackhole".to_string(),
+            (false, Some(nh)) => format!("via {nh}"),
+        };
+        let from = crate::routes::shown_from(v)
+            .map(|a| format!(" from {a}"))
+            .unwrap_or_default();
+        let star = if v.best { "*" } else { " " };
+        let tail = if v.from == "static1" {
+            "(200)".to_string()
+        } else {
+            let origin = match v.attrs.origin {
+                Some(bgp_wire::attributes::Origin::Igp) => 'i',
+                Some(bgp_wire::attributes::Origin::Egp) => 'e',
+                _ => '?',
+            };
+            let origin_as = v
+                .attrs
+                .as_path
+                .asns()
+                .last()
+                .map(|a| format!("AS{a}"))
+                .unwrap_or_default();
+            format!("(100/0) [{origin_as}{origin}]")
+        };
+        r.line(
+            1007,
+            format!("{dest:<18} {how} [{} {}{from}] {star} {tail}", v.from, since(v.since)),
+        );
+        if all {
+            let a = &v.attrs;
+            let kind = if v.from == "static1" { "static" } else { "BGP" };
+            r.line(1008, format!("\tType: {kind} unicast univ"));
+            if kind == "BGP" {
+                let origin = match a.origin {
+                    Some(bgp_wire::attributes::Origin::Igp) => "IGP",
+                    Some(bgp_wire::attributes::Origin::Egp) => "EGP",
+                    _ => "Incomplete",
+                };
+                r.line(1012, format!("\tBGP.origin: {origin}"));
+                r.line(1012, format!("\tBGP.as_path: {}", a.as_path));
+                if let Some(nh) = a.next_hop {
+                    r.line(1012, format!("\tBGP.next_hop: {nh}"));
+                }
+                if let Some(m) = a.med {
+                    r.line(1012, format!("\tBGP.med: {m}"));
+                }
+                r.line(1012, format!("\tBGP.local_pref: {}", a.local_pref_or_default()));
+                if let Some(o) = a.originator_id {
+                    r.line(1012, format!("\tBGP.originator_id: {o}"));
+                }
+                if !a.cluster_list.is_empty() {
+                    let cl: Vec<String> = a.cluster_list.iter().map(|c| c.0.to_string()).collect();
+                    r.line(1012, format!("\tBGP.cluster_list: {}", cl.join(" ")));
+                }
+                if !a.communities.is_empty() {
+                    let cs: Vec<String> = a
+                        .communities
+                        .iter()
+                        .map(|c| format!("({},{})", c.0 >> 16, c.0 & 0xffff))
+                        .collect();
+                    r.line(1012, format!("\tBGP.community: {}", cs.join(" ")));
+                }
+            }
+        }
+    }
+    if routes.is_empty() && !matches!(args, [] | ["all"]) {
+        return Reply::single(8001, "Network not in table");
+    }
+    r.line(0, "");
+    r
 }
 
 /// Resident set size of this process, in kB.

@@ -11,10 +11,17 @@ use crate::status::{Command, Daemon};
 /// Runs `ternd` with a checked configuration until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> std::io::Result<()> {
     let listeners = crate::server::bind(&cfg)?;
+    let rib = crate::routes::spawn(&cfg);
     let mut peers = Vec::new();
     for (i, p) in cfg.peers.iter().enumerate() {
         let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ i as u64;
-        peers.push(crate::session::spawn(p.clone(), cfg.fsm_config(p), seed));
+        peers.push(crate::session::spawn(
+            i as u32,
+            p.clone(),
+            cfg.fsm_config(p),
+            seed,
+            rib.clone(),
+        ));
     }
     let now = SystemTime::now();
     let (down_tx, mut down_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -24,6 +31,7 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         reconfigured: now,
         peers: peers.clone(),
         down: down_tx,
+        rib,
     });
     let shared = Arc::new(peers);
     for l in listeners {

@@ -53,10 +53,22 @@ struct Task {
     socket_error: Option<String>,
     /// Readers of connections we closed, draining until the peer closes too.
     closing: Vec<tokio::task::JoinHandle<()>>,
+    /// This peer's number for the RIB task.
+    id: crate::routes::PeerId,
+    rib: mpsc::UnboundedSender<crate::routes::RibMsg>,
+    updates_tx: crate::routes::UpdateSender,
+    /// Counts sessions, so UPDATEs meant for an earlier one are dropped.
+    epoch: u64,
 }
 
 /// Starts the task of one peer and returns its handle.
-pub fn spawn(settings: PeerSettings, fsm_cfg: bgp_fsm::PeerConfig, seed: u64) -> PeerHandle {
+pub fn spawn(
+    id: crate::routes::PeerId,
+    settings: PeerSettings,
+    fsm_cfg: bgp_fsm::PeerConfig,
+    seed: u64,
+    rib: mpsc::UnboundedSender<crate::routes::RibMsg>,
+) -> PeerHandle {
     let status = Arc::new(Mutex::new(PeerStatus {
         name: settings.name.clone(),
         address: settings.address,
@@ -81,6 +93,7 @@ pub fn spawn(settings: PeerSettings, fsm_cfg: bgp_fsm::PeerConfig, seed: u64) ->
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (acc_tx, acc_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
     let handle = PeerHandle {
         name: settings.name.clone(),
         address: settings.address,
@@ -99,8 +112,12 @@ pub fn spawn(settings: PeerSettings, fsm_cfg: bgp_fsm::PeerConfig, seed: u64) ->
         next_incoming: 1,
         socket_error: None,
         closing: Vec::new(),
+        id,
+        rib,
+        updates_tx: up_tx,
+        epoch: 0,
     };
-    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
+    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx, up_rx));
     handle
 }
 
@@ -117,6 +134,7 @@ impl Task {
         mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
         mut accepted: mpsc::UnboundedReceiver<TcpStream>,
         mut events: mpsc::UnboundedReceiver<(ConnId, ConnEvent)>,
+        mut updates: mpsc::UnboundedReceiver<(u64, Vec<bgp_wire::Update>)>,
     ) {
         self.feed(Event::Start);
         loop {
@@ -148,6 +166,7 @@ impl Task {
                 },
                 Some(stream) = accepted.recv() => self.accepted(stream),
                 Some((id, ev)) = events.recv() => self.conn_event(id, ev),
+                Some((epoch, ups)) = updates.recv() => self.send_updates(epoch, ups),
                 _ = sleep => self.fire_timers(),
             }
             self.publish_timers();
@@ -207,6 +226,25 @@ impl Task {
                 CommandResult::Done
             }
         }
+    }
+
+    /// Sends UPDATEs the RIB computed, if they are for the current session.
+    fn send_updates(&mut self, epoch: u64, ups: Vec<bgp_wire::Update>) {
+        if epoch != self.epoch {
+            return;
+        }
+        let (Some(conn), Some(n)) = (self.fsm.established_conn(), self.fsm.negotiated()) else {
+            return;
+        };
+        let ctx = n.tx_ctx();
+        let Some(c) = self.conns.get(&conn) else { return };
+        let mut buf = BytesMut::new();
+        for u in ups {
+            if let Err(e) = Message::Update(Box::new(u)).encode(&mut buf, &ctx) {
+                warn!(peer = %self.name, "cannot encode an UPDATE: {e}");
+            }
+        }
+        let _ = c.tx.send(WriterMsg::Data(buf.freeze()));
     }
 
     fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
@@ -456,6 +494,16 @@ impl Task {
                     .and_then(|c| self.conns.get(&c))
                     .and_then(|c| c.local);
                 self.socket_error = None;
+                self.epoch += 1;
+                if let Some(addr) = local {
+                    let _ = self.rib.send(crate::routes::RibMsg::Up {
+                        peer: self.id,
+                        epoch: self.epoch,
+                        negotiated: n.clone(),
+                        local_address: addr.ip().to_canonical(),
+                        tx: self.updates_tx.clone(),
+                    });
+                }
                 self.set_status(|s| {
                     s.negotiated = Some(n);
                     s.source = local;
@@ -463,16 +511,29 @@ impl Task {
             }
             Action::Down(e) => {
                 info!(peer = %self.name, "session down: {}", session_error_text(&e));
+                self.epoch += 1;
+                let _ = self.rib.send(crate::routes::RibMsg::Down { peer: self.id });
             }
-            Action::Deliver(m) => {
-                if let Message::Update(u) = &m {
+            Action::Deliver(m) => match m {
+                Message::Update(u) => {
                     let n = u.announced().count() as u64;
                     self.set_status(|s| {
                         s.updates_received += 1;
                         s.prefixes_received += n;
                     });
+                    let _ = self.rib.send(crate::routes::RibMsg::Update {
+                        peer: self.id,
+                        update: u,
+                    });
                 }
-            }
+                Message::RouteRefresh(r) => {
+                    let _ = self.rib.send(crate::routes::RibMsg::Refresh {
+                        peer: self.id,
+                        family: r.family,
+                    });
+                }
+                _ => {}
+            },
         }
     }
 

@@ -114,4 +114,6 @@ pub struct Daemon {
     pub peers: Vec<PeerHandle>,
     /// Asks the daemon to stop (the `down` command).
     pub down: tokio::sync::mpsc::UnboundedSender<()>,
+    /// The RIB task, for `show route`.
+    pub rib: tokio::sync::mpsc::UnboundedSender<crate::routes::RibMsg>,
 }

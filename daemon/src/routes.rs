@@ -1,0 +1,382 @@
+//! The RIB task: one tokio task owning the `rib` table. Peer tasks hand it
+//! what they receive and get back the UPDATEs to send; the decisions are
+//! the `rib` crate's.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bgp_fsm::Negotiated;
+use bgp_wire::attributes::Origin;
+use bgp_wire::{Family, Prefix, SessionCtx, Update};
+use rib::adj_out::{by_family, AdjRibOut, Change};
+use rib::{check_import, export, Interner, Local, Route, RouteAttrs, Source, Table, Target};
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::config::Config;
+
+/// A peer's number: its position in the configuration.
+pub type PeerId = u32;
+
+/// Where the RIB sends a session its UPDATEs, tagged with the session's
+/// epoch so a batch meant for an earlier session is never sent on a new one.
+pub type UpdateSender = mpsc::UnboundedSender<(u64, Vec<Update>)>;
+
+/// What a peer task tells the RIB task.
+pub enum RibMsg {
+    /// The session is up: send it the table, then End-of-RIB.
+    Up {
+        peer: PeerId,
+        epoch: u64,
+        negotiated: Box<Negotiated>,
+        local_address: IpAddr,
+        tx: UpdateSender,
+    },
+    /// The session went down: its routes go.
+    Down { peer: PeerId },
+    /// An UPDATE from the session.
+    Update { peer: PeerId, update: Box<Update> },
+    /// A ROUTE-REFRESH: send everything of the family again.
+    Refresh { peer: PeerId, family: Family },
+    /// A question from the control socket.
+    Query(Query, oneshot::Sender<Vec<RouteView>>),
+}
+
+/// Which routes `show route` wants.
+#[derive(Clone, Debug)]
+pub enum Query {
+    All,
+    For(IpAddr),
+    Protocol(String),
+}
+
+/// One route, as `show route` prints it.
+#[derive(Clone, Debug)]
+pub struct RouteView {
+    pub prefix: Prefix,
+    pub best: bool,
+    /// Protocol name: a peer's name, or `static1`.
+    pub from: String,
+    pub from_address: Option<IpAddr>,
+    pub since: SystemTime,
+    pub attrs: Arc<RouteAttrs>,
+    pub blackhole: bool,
+}
+
+struct PeerState {
+    source: Arc<Source>,
+    target: Target,
+    families: Vec<Family>,
+    ctx: SessionCtx,
+    out: AdjRibOut,
+    epoch: u64,
+    tx: UpdateSender,
+}
+
+struct Rib {
+    local: Local,
+    table: Table,
+    interner: Interner,
+    peers: HashMap<PeerId, PeerState>,
+    names: Vec<String>,
+    settings: Vec<crate::config::PeerSettings>,
+    pools: Vec<Prefix>,
+    learned: HashMap<(Prefix, Option<PeerId>, u32), SystemTime>,
+    static_source: Arc<Source>,
+}
+
+fn covers(pool: &Prefix, p: &Prefix) -> bool {
+    pool.is_ipv4() == p.is_ipv4() && pool.prefix_len() <= p.prefix_len() && pool.net().contains(&p.net())
+}
+
+/// Starts the RIB task with the configuration's static routes.
+pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let static_source = Arc::new(Source {
+        peer: None,
+        peer_address: None,
+        peer_router_id: cfg.router_id,
+        ebgp: false,
+        rr_client: false,
+    });
+    let mut rib = Rib {
+        local: Local {
+            asn: cfg.asn,
+            router_id: cfg.router_id,
+            cluster_id: cfg.cluster_id,
+        },
+        table: Table::new(),
+        interner: Interner::default(),
+        peers: HashMap::new(),
+        names: cfg.peers.iter().map(|p| p.name.clone()).collect(),
+        settings: cfg.peers.clone(),
+        pools: cfg.pools.clone(),
+        learned: HashMap::new(),
+        static_source,
+    };
+    for s in &cfg.statics {
+        let attrs = rib.interner.intern(RouteAttrs {
+            origin: Some(Origin::Igp),
+            next_hop: s.via,
+            local_pref: s.local_pref,
+            communities: s.communities.clone(),
+            ..RouteAttrs::default()
+        });
+        let route = Route {
+            source: rib.static_source.clone(),
+            path_id: 0,
+            attrs,
+            igp_cost: None,
+        };
+        rib.table.update(s.prefix, route);
+        rib.learned.insert((s.prefix, None, 0), SystemTime::now());
+    }
+    tokio::spawn(rib.run(rx));
+    tx
+}
+
+impl Rib {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RibMsg>) {
+        while let Some(m) = rx.recv().await {
+            match m {
+                RibMsg::Up {
+                    peer,
+                    epoch,
+                    negotiated,
+                    local_address,
+                    tx,
+                } => self.up(peer, epoch, &negotiated, local_address, tx),
+                RibMsg::Down { peer } => self.down(peer),
+                RibMsg::Update { peer, update } => self.update(peer, &update),
+                RibMsg::Refresh { peer, family } => self.refresh(peer, family),
+                RibMsg::Query(q, reply) => {
+                    let _ = reply.send(self.query(&q));
+                }
+            }
+        }
+    }
+
+    fn exportable(&self, p: &Prefix) -> bool {
+        self.pools.is_empty() || self.pools.iter().any(|pool| covers(pool, p))
+    }
+
+    /// What `peer` should have for `prefix` now.
+    fn wanted(&mut self, peer: PeerId, prefix: &Prefix) -> Option<Arc<RouteAttrs>> {
+        let st = self.peers.get(&peer)?;
+        if !st.families.contains(&prefix.family()) || !self.exportable(prefix) {
+            return None;
+        }
+        let best = self.table.best(prefix)?;
+        let out = export(&self.local, best, &st.target)?;
+        Some(self.interner.intern(out))
+    }
+
+    fn send(&mut self, peer: PeerId, changes: Vec<Change>, eor: bool) {
+        let Some(st) = self.peers.get(&peer) else { return };
+        let mut ups = Vec::new();
+        for fc in by_family(&changes) {
+            if let Some(f) = fc.family {
+                ups.extend(rib::updates::pack(f, &fc.announce, &fc.withdraw, &st.ctx));
+            }
+        }
+        if eor {
+            // RFC 4724 §2: End-of-RIB after the initial table, per family.
+            ups.extend(st.families.iter().map(|f| Update::end_of_rib(*f)));
+        }
+        if !ups.is_empty() {
+            let _ = st.tx.send((st.epoch, ups));
+        }
+    }
+
+    /// Re-evaluates `prefixes` for every peer and sends what changed.
+    fn propagate(&mut self, prefixes: &[Prefix]) {
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let mut changes = Vec::new();
+            for p in prefixes {
+                let want = self.wanted(id, p);
+                if let Some(st) = self.peers.get_mut(&id) {
+                    if let Some(c) = st.out.set(*p, want) {
+                        changes.push(c);
+                    }
+                }
+            }
+            self.send(id, changes, false);
+        }
+    }
+
+    fn up(&mut self, peer: PeerId, epoch: u64, n: &Negotiated, local_address: IpAddr, tx: UpdateSender) {
+        let Some(s) = self.settings.get(peer as usize).cloned() else {
+            return;
+        };
+        let ebgp = !n.is_ibgp();
+        let source = Arc::new(Source {
+            peer: Some(peer),
+            peer_address: Some(s.address),
+            peer_router_id: n.peer_id,
+            ebgp,
+            rr_client: s.rr_client,
+        });
+        let target = Target {
+            peer,
+            ebgp,
+            rr_client: s.rr_client,
+            next_hop_self: s.next_hop_self,
+            local_address,
+        };
+        self.peers.insert(
+            peer,
+            PeerState {
+                source,
+                target,
+                families: n.families.clone(),
+                ctx: n.tx_ctx(),
+                out: AdjRibOut::default(),
+                epoch,
+                tx,
+            },
+        );
+        let prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();
+        let mut changes = Vec::new();
+        for p in &prefixes {
+            let want = self.wanted(peer, p);
+            if let Some(st) = self.peers.get_mut(&peer) {
+                if let Some(c) = st.out.set(*p, want) {
+                    changes.push(c);
+                }
+            }
+        }
+        debug!(peer = %s.name, "sending the initial table: {} routes", changes.len());
+        self.send(peer, changes, true);
+    }
+
+    fn down(&mut self, peer: PeerId) {
+        self.peers.remove(&peer);
+        self.learned.retain(|k, _| k.1 != Some(peer));
+        let changed = self.table.remove_peer(peer);
+        self.propagate(&changed);
+    }
+
+    fn update(&mut self, peer: PeerId, u: &Update) {
+        let Some(st) = self.peers.get(&peer) else { return };
+        let source = st.source.clone();
+        let allow = self
+            .settings
+            .get(peer as usize)
+            .map_or(0, |s| usize::from(s.allow_local_as));
+        let r = rib::updates::received(u);
+        let mut changed = Vec::new();
+        for (_, e) in &r.withdrawn {
+            let id = e.path_id.map_or(0, |p| p.0);
+            self.learned.remove(&(e.prefix, Some(peer), id));
+            if self.table.withdraw(&e.prefix, Some(peer), id) {
+                changed.push(e.prefix);
+            }
+        }
+        for (f, e) in &r.announced {
+            let id = e.path_id.map_or(0, |p| p.0);
+            let attrs = if *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && r.attrs_v4.is_some() {
+                r.attrs_v4.clone()
+            } else {
+                r.attrs_mp.clone().or_else(|| r.attrs_v4.clone())
+            };
+            let Some(mut attrs) = attrs else { continue };
+            // Import: eBGP routes get the default preference (RFC 4271 §5.1.5:
+            // LOCAL_PREF is not taken from external peers).
+            if source.ebgp {
+                attrs.local_pref = None;
+            }
+            let usable = check_import(&self.local, &attrs, allow).is_ok() && attrs.next_hop.is_some();
+            let changed_best = if usable {
+                let a = self.interner.intern(attrs);
+                self.learned
+                    .entry((e.prefix, Some(peer), id))
+                    .or_insert_with(SystemTime::now);
+                self.table.update(
+                    e.prefix,
+                    Route {
+                        source: source.clone(),
+                        path_id: id,
+                        attrs: a,
+                        igp_cost: None,
+                    },
+                )
+            } else {
+                // A looped route replaces and so withdraws an earlier one.
+                self.learned.remove(&(e.prefix, Some(peer), id));
+                self.table.withdraw(&e.prefix, Some(peer), id)
+            };
+            if changed_best {
+                changed.push(e.prefix);
+            }
+        }
+        self.propagate(&changed);
+    }
+
+    fn refresh(&mut self, peer: PeerId, family: Family) {
+        let Some(st) = self.peers.get(&peer) else { return };
+        let changes: Vec<Change> = st
+            .out
+            .all()
+            .filter(|(p, _)| p.family() == family)
+            .map(|(p, a)| Change::Announce(*p, a.clone()))
+            .collect();
+        self.send(peer, changes, false);
+    }
+
+    fn query(&self, q: &Query) -> Vec<RouteView> {
+        let mut prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();
+        prefixes.sort();
+        let mut out = Vec::new();
+        for p in prefixes {
+            if let Query::For(a) = q {
+                if !p.net().contains(a) {
+                    continue;
+                }
+            }
+            for (i, r) in self.table.routes(&p).iter().enumerate() {
+                let from = match r.source.peer {
+                    Some(id) => self.names.get(id as usize).cloned().unwrap_or_default(),
+                    None => "static1".to_string(),
+                };
+                if let Query::Protocol(n) = q {
+                    if &from != n {
+                        continue;
+                    }
+                }
+                let since = self
+                    .learned
+                    .get(&(p, r.source.peer, r.path_id))
+                    .copied()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push(RouteView {
+                    prefix: p,
+                    best: i == 0,
+                    from,
+                    from_address: r.source.peer_address,
+                    since,
+                    attrs: r.attrs.clone(),
+                    blackhole: r.source.peer.is_none() && r.attrs.next_hop.is_none(),
+                });
+            }
+        }
+        if let Query::For(_) = q {
+            // `show route for ADDR`: the longest match only.
+            if let Some(longest) = out.iter().map(|v| v.prefix.prefix_len()).max() {
+                out.retain(|v| v.prefix.prefix_len() == longest);
+            }
+        }
+        out
+    }
+}
+
+/// The identifier shown for a route learned from a reflector: where it
+/// came from when that is not its next hop.
+pub fn shown_from(v: &RouteView) -> Option<IpAddr> {
+    match (v.from_address, v.attrs.next_hop) {
+        (Some(a), Some(nh)) if a != nh => Some(a),
+        _ => None,
+    }
+}
