@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod ctl;
 pub mod decode;
+pub mod lab;
 pub mod routes;
 pub mod run;
 pub mod server;

@@ -14,10 +14,65 @@ struct Cli {
     /// Check the configuration file, explain every error with its line, and exit.
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Start N ternd nodes on loopback, wait until each has every node's
+    /// pod block, print one node's tables and the time it took.
+    Lab {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        #[arg(long, value_enum, default_value = "mesh")]
+        topology: daemon::lab::Topology,
+        /// BGP port every node listens on (above 1024: no root needed).
+        #[arg(long, default_value_t = 11179)]
+        port: u16,
+        /// Addresses 127.X.Y.1, .2, ...: give "X.Y".
+        #[arg(long, default_value = "100.0")]
+        net: String,
+        /// Stop after this many seconds instead of waiting for Ctrl-C.
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Give up if not converged after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Sub::Lab {
+        nodes,
+        topology,
+        port,
+        net,
+        duration,
+        timeout,
+    }) = cli.command
+    {
+        let parts: Vec<u8> = net.split('.').filter_map(|x| x.parse().ok()).collect();
+        if nodes < 2 || nodes > 250 || parts.len() != 2 {
+            eprintln!("ternd lab: --nodes 2..250 and --net X.Y (addresses 127.X.Y.n)");
+            return ExitCode::from(2);
+        }
+        let opts = daemon::lab::Options {
+            nodes,
+            topology,
+            port,
+            net: [127, parts[0], parts[1]],
+            duration: duration.map(std::time::Duration::from_secs),
+            timeout: std::time::Duration::from_secs(timeout),
+        };
+        return if daemon::lab::run(&opts) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let (path, check_only) = match (cli.check_config, cli.config) {
         (Some(p), _) => (p, true),
         (None, Some(p)) => (p, false),
