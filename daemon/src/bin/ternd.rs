@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     }) = cli.command
     {
         let parts: Vec<u8> = net.split('.').filter_map(|x| x.parse().ok()).collect();
-        if nodes < 2 || nodes > 250 || parts.len() != 2 {
+        if !(2..=250).contains(&nodes) || parts.len() != 2 {
             eprintln!("ternd lab: --nodes 2..250 and --net X.Y (addresses 127.X.Y.n)");
             return ExitCode::from(2);
         }
