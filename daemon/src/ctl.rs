@@ -177,7 +177,7 @@ fn secs_left(at: Option<Instant>) -> u64 {
     at.map_or(0, |t| t.saturating_duration_since(Instant::now()).as_secs())
 }
 
-fn details(r: &mut Reply, s: &PeerStatus) {
+fn details(r: &mut Reply, s: &PeerStatus, counts: Option<crate::routes::Counts>) {
     let desc = s.description.clone().unwrap_or_else(|| "Connection to BGP peer".into());
     r.line(1006, format!("  Description:    {desc}"));
     if let Some(m) = &s.disable_message {
@@ -186,6 +186,15 @@ fn details(r: &mut Reply, s: &PeerStatus) {
     r.line(1006, "  Preference:     100");
     r.line(1006, "  Input filter:   ACCEPT");
     r.line(1006, "  Output filter:  ACCEPT");
+    if let (Some(c), true) = (counts, s.state == bgp_fsm::State::Established) {
+        r.line(
+            1006,
+            format!(
+                "  Routes:         {} imported, {} exported, {} preferred",
+                c.imported, c.exported, c.preferred
+            ),
+        );
+    }
     r.line(1006, format!("  BGP state:          {}", s.bgp_state()));
     r.line(1006, format!("    Neighbor address: {}", s.address));
     r.line(1006, format!("    Neighbor AS:      {}", s.peer_as));
@@ -311,19 +320,25 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
                     Err(r) => return r,
                 },
             };
+            let counts = if all {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = d.rib.send(crate::routes::RibMsg::Counts(tx));
+                rx.await.unwrap_or_default()
+            } else {
+                Default::default()
+            };
             let mut r = Reply::default();
-            r.line(
-                2002,
-                format!(
-                    "{:<8} {:<8} {:<8} {:<6} {:<11} {}",
-                    "name", "proto", "table", "state", "since", "info"
-                ),
-            );
+            r.line(2002, columns("name", "proto", "table", "state", "since", "info"));
             for p in peers {
                 let s = p.snapshot();
                 r.line(1002, row(&s));
                 if all {
-                    details(&mut r, &s);
+                    let id = d.peers.iter().position(|x| x.name == p.name).map(|i| i as u32);
+                    details(
+                        &mut r,
+                        &s,
+                        Some(id.and_then(|i| counts.get(&i).copied()).unwrap_or_default()),
+                    );
                 }
             }
             r.line(0, "");

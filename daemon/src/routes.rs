@@ -42,6 +42,16 @@ pub enum RibMsg {
     Refresh { peer: PeerId, family: Family },
     /// A question from the control socket.
     Query(Query, oneshot::Sender<Vec<RouteView>>),
+    /// Route counters per peer, for `show protocols all`.
+    Counts(oneshot::Sender<HashMap<PeerId, Counts>>),
+}
+
+/// `Routes: N imported, M exported, P preferred`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub imported: usize,
+    pub exported: usize,
+    pub preferred: usize,
 }
 
 /// Which routes `show route` wants.
@@ -153,6 +163,9 @@ impl Rib {
                 RibMsg::Refresh { peer, family } => self.refresh(peer, family),
                 RibMsg::Query(q, reply) => {
                     let _ = reply.send(self.query(&q));
+                }
+                RibMsg::Counts(reply) => {
+                    let _ = reply.send(self.counts());
                 }
             }
         }
@@ -324,6 +337,25 @@ impl Rib {
             .map(|(p, a)| Change::Announce(*p, a.clone()))
             .collect();
         self.send(peer, changes, false);
+    }
+
+    fn counts(&self) -> HashMap<PeerId, Counts> {
+        let mut c: HashMap<PeerId, Counts> = HashMap::new();
+        for p in self.table.prefixes() {
+            for (i, r) in self.table.routes(p).iter().enumerate() {
+                if let Some(id) = r.source.peer {
+                    let e = c.entry(id).or_default();
+                    e.imported += 1;
+                    if i == 0 {
+                        e.preferred += 1;
+                    }
+                }
+            }
+        }
+        for (id, st) in &self.peers {
+            c.entry(*id).or_default().exported = st.out.len();
+        }
+        c
     }
 
     fn query(&self, q: &Query) -> Vec<RouteView> {
