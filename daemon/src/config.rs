@@ -65,6 +65,7 @@ struct RawPeer {
     add_path: Option<bool>,
     rr_client: Option<bool>,
     next_hop: Option<Spanned<String>>,
+    local_address6: Option<Spanned<String>>,
     allow_local_as: Option<u8>,
 }
 
@@ -121,6 +122,8 @@ pub struct PeerSettings {
     pub next_hop_self: bool,
     /// How often our AS may appear in a received AS_PATH (Calico's numAllowedLocalASNumbers).
     pub allow_local_as: u8,
+    /// Our IPv6 next hop for IPv6 routes sent over an IPv4 session.
+    pub local_address6: Option<IpAddr>,
 }
 
 /// A configuration problem, located.
@@ -374,6 +377,19 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
                 }
             },
             allow_local_as: p.allow_local_as.unwrap_or(0),
+            local_address6: match &p.local_address6 {
+                None => None,
+                Some(a) => match a.get_ref().parse::<IpAddr>() {
+                    Ok(x @ IpAddr::V6(_)) => Some(x),
+                    _ => {
+                        errs.at(
+                            a,
+                            format!("peer.local_address6: {:?} is not an IPv6 address", a.get_ref()),
+                        );
+                        None
+                    }
+                },
+            },
         });
     }
     let cluster_id = raw

@@ -83,6 +83,8 @@ struct PeerState {
     out: AdjRibOut,
     epoch: u64,
     tx: UpdateSender,
+    /// Our IPv6 next hop for IPv6 routes over an IPv4 session.
+    next_hop6: Option<IpAddr>,
 }
 
 struct Rib {
@@ -182,7 +184,13 @@ impl Rib {
             return None;
         }
         let best = self.table.best(prefix)?;
-        let out = export(&self.local, best, &st.target)?;
+        let mut out = export(&self.local, best, &st.target)?;
+        // An IPv6 route over an IPv4 session (or the reverse) needs a next
+        // hop of its own family: the peer's configured local_address6, or
+        // else our IPv4 address mapped into IPv6 (as FRR sends).
+        if let (Some(IpAddr::V4(nh)), false) = (out.next_hop, prefix.is_ipv4()) {
+            out.next_hop = Some(st.next_hop6.unwrap_or(IpAddr::V6(nh.to_ipv6_mapped())));
+        }
         Some(self.interner.intern(out))
     }
 
@@ -249,6 +257,7 @@ impl Rib {
                 out: AdjRibOut::default(),
                 epoch,
                 tx,
+                next_hop6: s.local_address6,
             },
         );
         let prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();

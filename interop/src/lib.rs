@@ -5,6 +5,8 @@
 //! Every test picks its own 127.x.y.z addresses and ports, so tests run in
 //! parallel without meeting.
 
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,9 +181,17 @@ pub struct Ternd {
 impl Ternd {
     /// Starts ternd with `config` (TOML; `{CTL}` is replaced by its control socket path).
     pub fn start(dir: &TempDir, config: &str) -> Ternd {
+        Self::start_in(dir, config, None)
+    }
+
+    /// Starts ternd, inside network namespace `ns` when given.
+    pub fn start_in(dir: &TempDir, config: &str, ns: Option<&netns::Netns>) -> Ternd {
         let ctl = dir.path("tern.ctl");
         let cfg = dir.write("tern.toml", &config.replace("{CTL}", &ctl.display().to_string()));
-        let mut c = Command::new(ternd_bin());
+        let mut c = match ns {
+            Some(ns) => ns.command(ternd_bin().to_str().expect("path")),
+            None => Command::new(ternd_bin()),
+        };
         c.arg("--config").arg(&cfg).env("RUST_LOG", "info,daemon=debug");
         let proc = Proc::spawn("ternd", &mut c, dir.path("ternd.log"));
         wait_for(Duration::from_secs(10), "ternd's control socket", || {
@@ -246,11 +256,19 @@ pub struct Bird {
 
 impl Bird {
     pub fn start(dir: &TempDir, conf: &str) -> Bird {
+        Self::start_in(dir, conf, None)
+    }
+
+    /// Starts BIRD, inside network namespace `ns` when given.
+    pub fn start_in(dir: &TempDir, conf: &str, ns: Option<&netns::Netns>) -> Bird {
         let ctl = dir.path("bird.ctl");
         let log = dir.path("bird.log");
         let text = format!("log \"{}\" all;\n{conf}", log.display());
         let cfg = dir.write("bird.conf", &text);
-        let mut c = Command::new("bird");
+        let mut c = match ns {
+            Some(ns) => ns.command("bird"),
+            None => Command::new("bird"),
+        };
         c.arg("-f")
             .arg("-c")
             .arg(&cfg)

@@ -1,0 +1,104 @@
+//! Network namespaces for tests that exchange routes with BIRD (which
+//! never resolves next hops in 127.0.0.0/8): one namespace per speaker,
+//! joined through veth pairs to a bridge in a namespace of its own. Every
+//! namespace is created by the test and deleted on drop; the root
+//! namespace is not touched. Addresses: 10.200.N.i/24 and fd00:200:N::i/64.
+
+use std::process::Command;
+
+use crate::run;
+
+/// One network namespace, deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    fn add(name: String) -> Netns {
+        let out = run(Command::new("ip").args(["netns", "add", &name]));
+        assert!(out.trim().is_empty(), "ip netns add {name}: {out}");
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip netns exec NAME program args…`
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// Runs `ip ARGS` inside the namespace, failing the test on error.
+    pub fn ip(&self, args: &[&str]) {
+        let out = run(self.command("ip").args(args));
+        assert!(out.trim().is_empty(), "ip {args:?} in {}: {out}", self.name);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run(Command::new("ip").args(["netns", "del", &self.name]));
+    }
+}
+
+/// Speakers on one LAN.
+pub struct Lan {
+    /// The nodes, in order: node i has 10.200.N.(i+1).
+    pub nodes: Vec<Netns>,
+    pub net: u8,
+    _bridge: Netns,
+}
+
+impl Lan {
+    /// `n` namespaces on network 10.200.`net`.0/24 (and fd00:200:`net`::/64).
+    pub fn new(net: u8, n: usize) -> Lan {
+        let tag = format!("tern{}-{net}", std::process::id());
+        let bridge = Netns::add(format!("{tag}-br"));
+        bridge.ip(&["link", "add", "br0", "type", "bridge"]);
+        bridge.ip(&["link", "set", "br0", "up"]);
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let ns = Netns::add(format!("{tag}-n{}", i + 1));
+            let port = format!("p{}", i + 1);
+            bridge.ip(&[
+                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+            ]);
+            bridge.ip(&["link", "set", &port, "master", "br0"]);
+            bridge.ip(&["link", "set", &port, "up"]);
+            ns.ip(&["addr", "add", &format!("10.200.{net}.{}/24", i + 1), "dev", "eth0"]);
+            ns.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("fd00:200:{net}::{}/64", i + 1),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
+            ns.ip(&["link", "set", "eth0", "up"]);
+            nodes.push(ns);
+        }
+        Lan {
+            nodes,
+            net,
+            _bridge: bridge,
+        }
+    }
+
+    pub fn v4(&self, i: usize) -> String {
+        format!("10.200.{}.{}", self.net, i + 1)
+    }
+
+    pub fn v6(&self, i: usize) -> String {
+        format!("fd00:200:{}::{}", self.net, i + 1)
+    }
+}
+
+/// Whether network namespaces can be made here (root and iproute2).
+pub fn available() -> bool {
+    let probe = format!("tern-probe-{}", std::process::id());
+    let ok = run(Command::new("ip").args(["netns", "add", &probe])).trim().is_empty();
+    let _ = run(Command::new("ip").args(["netns", "del", &probe]));
+    ok
+}
