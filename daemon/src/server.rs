@@ -51,6 +51,19 @@ fn bind_one(cfg: &Config, addr: SocketAddr) -> std::io::Result<TcpListener> {
             crate::sockopt::set_md5(&sock, peer, key)?;
         }
     }
+    // GTSM (RFC 5082): when every peer reached through this listener uses
+    // TTL security, the listener itself drops low-TTL packets, so nothing
+    // slips in before the accepted socket gets its own minimum. (With mixed
+    // peers the minimum is set on each accepted socket right after accept.)
+    let same_family: Vec<_> = cfg
+        .peers
+        .iter()
+        .filter(|p| p.address.is_ipv4() == addr.is_ipv4() || addr.ip().is_unspecified())
+        .collect();
+    if !same_family.is_empty() && same_family.iter().all(|p| p.ttl_security.is_some()) {
+        let hops = same_family.iter().filter_map(|p| p.ttl_security).max().unwrap_or(1);
+        crate::sockopt::set_gtsm(&sock, addr.is_ipv4(), hops);
+    }
     sock.bind(addr)?;
     sock.listen(128)
 }

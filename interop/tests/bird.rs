@@ -22,7 +22,7 @@ port = {peer_port}
 asn = {peer_as}
 local_address = "{me}"
 passive = {passive}
-hold_time = 3
+hold_time = 6
 connect_retry = 2
 "#
     )
@@ -38,7 +38,7 @@ protocol bgp tern {{
   neighbor {peer} port {peer_port} as 64512;
   strict bind yes;
   passive {p};
-  hold time 3;
+  hold time 6;
   connect delay time 1;
   connect retry time 2;
   error wait time 1, 4;
@@ -62,10 +62,25 @@ fn session(
     tern_passive: bool,
     bird_passive: bool,
 ) -> (TempDir, Ternd, Bird, String) {
+    session_with_hold(me, bird_at, port, tern_passive, bird_passive, 6)
+}
+
+fn session_with_hold(
+    me: &str,
+    bird_at: &str,
+    port: u16,
+    tern_passive: bool,
+    bird_passive: bool,
+    hold: u16,
+) -> (TempDir, Ternd, Bird, String) {
     let dir = TempDir::new("bird");
     let name = format!("Mesh_{}", bird_at.replace('.', "_"));
-    let t = Ternd::start(&dir, &tern_conf(me, port, &name, bird_at, port, 64512, tern_passive));
-    let b = Bird::start(&dir, &bird_conf(bird_at, port, me, port, 64512, bird_passive));
+    let conf = tern_conf(me, port, &name, bird_at, port, 64512, tern_passive)
+        .replace("hold_time = 6", &format!("hold_time = {hold}"));
+    let t = Ternd::start(&dir, &conf);
+    let bconf =
+        bird_conf(bird_at, port, me, port, 64512, bird_passive).replace("hold time 6;", &format!("hold time {hold};"));
+    let b = Bird::start(&dir, &bconf);
     (dir, t, b, name)
 }
 
@@ -79,8 +94,8 @@ fn tern_connects_and_bird_accepts_and_it_stays_up() {
         both_established(&t, &name, &b).then_some(())
     });
     let since = t.birdc(&format!("show protocols {name}"));
-    // Hold time 3 s: keepalives every second; five intervals later it is the same session.
-    std::thread::sleep(Duration::from_secs(5));
+    // Hold time 6 s: keepalives every 2 s; four intervals later it is the same session.
+    std::thread::sleep(Duration::from_secs(8));
     assert!(both_established(&t, &name, &b), "{}", t.birdc("show protocols all"));
     assert_eq!(t.birdc(&format!("show protocols {name}")), since, "no flap");
     assert_eq!(tcp_sessions("127.0.10.1", "127.0.10.2"), 1);
@@ -198,7 +213,7 @@ fn a_frozen_peer_is_dropped_by_the_hold_timer_and_comes_back() {
     if missing(&["bird", "birdc"]) {
         return;
     }
-    let (_d, t, b, name) = session("127.0.15.1", "127.0.15.2", 11795, false, true);
+    let (_d, t, b, name) = session_with_hold("127.0.15.1", "127.0.15.2", 11795, false, true, 3);
     wait_for(UP, "Established on both sides", || {
         both_established(&t, &name, &b).then_some(())
     });
@@ -344,11 +359,20 @@ fn ternc_shows_protocols_as_text_and_json_and_shutdown_sends_a_cease() {
     // An explicit shutdown decommissions: BIRD gets Cease / Administrative Shutdown.
     let (out, ok) = ternc(&t, &["shutdown"]);
     assert!(ok && out.contains("Shutdown requested"), "{out}");
-    wait_for(Duration::from_secs(10), "BIRD to see the Cease", || {
-        b.birdc("show protocols all tern")
-            .contains("Administrative shutdown")
-            .then_some(())
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let theirs = b.birdc("show protocols all tern");
+        if theirs.contains("Administrative shutdown") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "BIRD saw no Cease:\n{theirs}\n{}\n{}",
+            t.proc.log(),
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -389,7 +413,7 @@ fn tcp_md5_signatures_protect_the_session() {
     let b = Bird::start(
         &dir,
         &bird_conf("127.0.21.2", 11801, "127.0.21.1", 11801, 64512, true)
-            .replace("hold time 3;", "hold time 3;\n  password \"s3cret\";"),
+            .replace("hold time 6;", "hold time 6;\n  password \"s3cret\";"),
     );
     wait_for(UP, "Established with MD5", || {
         both_established(&t, name, &b).then_some(())
@@ -410,7 +434,7 @@ fn tcp_md5_signatures_protect_the_session() {
     let b = Bird::start(
         &dir,
         &bird_conf("127.0.22.2", 11802, "127.0.22.1", 11802, 64512, true)
-            .replace("hold time 3;", "hold time 3;\n  password \"other\";"),
+            .replace("hold time 6;", "hold time 6;\n  password \"other\";"),
     );
     std::thread::sleep(Duration::from_secs(8));
     assert_ne!(t.bgp_state("Mesh_127_0_22_2").as_deref(), Some("Established"));
@@ -431,7 +455,7 @@ fn ttl_security_accepts_ttl_255_and_drops_the_rest() {
         let b = Bird::start(
             &dir,
             &bird_conf(&peer, port, &me, port, 64512, false)
-                .replace("hold time 3;", &format!("hold time 3;\n  {bird_ttl}")),
+                .replace("hold time 6;", &format!("hold time 6;\n  {bird_ttl}")),
         );
         (dir, t, b, name)
     };
