@@ -6,6 +6,7 @@
 //! parallel without meeting.
 
 pub mod netns;
+pub mod speaker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -157,8 +158,14 @@ pub fn ternd_bin() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let exe = std::env::current_exe().expect("test binary path");
-            // target/<profile>/deps/<test> → target/<profile>/ternd
-            let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+            // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>/ternd
+            let parent = exe.parent().expect("target dir");
+            let dir = if parent.ends_with("deps") {
+                parent.parent().expect("target dir")
+            } else {
+                parent
+            }
+            .to_path_buf();
             let mut c = Command::new(env!("CARGO"));
             c.args(["build", "--quiet", "-p", "daemon", "--bins"]);
             if dir.ends_with("release") {

@@ -1,0 +1,230 @@
+//! A minimal BGP speaker on blocking sockets, built on `bgp-wire`, for the
+//! benchmark: a route generator that loads a device under test, and an
+//! observer that counts what the device passes on.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_wire::attributes::{AsPath, AsSegment, Community, Origin, SegmentType};
+use bgp_wire::{split_message, Asn, Capability, Family, Message, NlriEntry, Open, Prefix, RouterId, SessionCtx};
+use bytes::BytesMut;
+use rib::{Interner, RouteAttrs};
+
+/// An Established session.
+pub struct Session {
+    pub stream: TcpStream,
+    pub ctx: SessionCtx,
+    buf: BytesMut,
+}
+
+fn open(asn: u32, id: Ipv4Addr) -> Open {
+    Open::new(
+        Asn(asn),
+        240,
+        RouterId(id),
+        vec![
+            Capability::Multiprotocol {
+                family: Family::IPV4_UNICAST,
+            },
+            Capability::RouteRefresh,
+            Capability::FourOctetAs { asn: Asn(asn) },
+        ],
+    )
+}
+
+impl Session {
+    /// Connects from `local` to `peer` and brings the session up.
+    pub fn connect(local: Ipv4Addr, peer: SocketAddr, asn: u32) -> std::io::Result<Session> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stream = loop {
+            let sock = socket2_connect(local, peer);
+            match sock {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
+        stream.set_nodelay(true)?;
+        let mut s = Session {
+            stream,
+            ctx: SessionCtx::default(),
+            buf: BytesMut::with_capacity(1 << 20),
+        };
+        let ours = open(asn, local);
+        s.send(&Message::Open(ours))?;
+        loop {
+            match s.recv()? {
+                Message::Open(_) => s.send(&Message::Keepalive)?,
+                Message::Keepalive => break,
+                Message::Notification(n) => {
+                    return Err(std::io::Error::other(format!("NOTIFICATION {}", n.description())))
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn send(&mut self, m: &Message) -> std::io::Result<()> {
+        let b = m.to_bytes(&self.ctx).map_err(std::io::Error::other)?;
+        self.stream.write_all(&b)
+    }
+
+    /// The next message (blocking).
+    pub fn recv(&mut self) -> std::io::Result<Message> {
+        loop {
+            if let Some(f) =
+                split_message(&mut self.buf, &self.ctx).map_err(|e| std::io::Error::other(format!("{e:?}")))?
+            {
+                return Message::decode(&f, &self.ctx).map_err(std::io::Error::other);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "peer closed"));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// `connect(2)` from a given source address (std cannot bind first).
+fn socket2_connect(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket/bind/connect on a fresh descriptor owned below.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_addr.s_addr = u32::from_ne_bytes(local.octets());
+        if libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let SocketAddr::V4(p) = peer else {
+            return Err(std::io::Error::other("IPv4 only"));
+        };
+        sa.sin_addr.s_addr = u32::from_ne_bytes(p.ip().octets());
+        sa.sin_port = p.port().to_be();
+        if libc::connect(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// Deterministic routes with internet-like diversity: `n` distinct /24s,
+/// a few thousand distinct attribute sets (AS paths of 2–7 ASNs,
+/// 0–4 communities, some MEDs), next hop `nh`, first AS `first_as`.
+pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
+    let mut interner = Interner::default();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let sets: Vec<Arc<RouteAttrs>> = (0..4000)
+        .map(|_| {
+            let len = 1 + (rnd() % 6) as usize;
+            let mut asns = vec![Asn(first_as)];
+            asns.extend((0..len).map(|_| Asn(1 + (rnd() % 64000) as u32)));
+            let communities = (0..rnd() % 5)
+                .map(|_| Community((65000 << 16) | (rnd() % 1000) as u32))
+                .collect();
+            interner.intern(RouteAttrs {
+                origin: Some(if rnd() % 5 == 0 {
+                    Origin::Incomplete
+                } else {
+                    Origin::Igp
+                }),
+                as_path: AsPath {
+                    segments: vec![AsSegment {
+                        kind: SegmentType::Sequence,
+                        asns,
+                    }],
+                },
+                next_hop: Some(std::net::IpAddr::V4(nh)),
+                med: (rnd() % 3 == 0).then(|| (rnd() % 100) as u32),
+                communities,
+                ..RouteAttrs::default()
+            })
+        })
+        .collect();
+    (0..n)
+        .map(|i| {
+            // 1.0.0.0/24 upwards, skipping nothing: n distinct /24s.
+            let p = Prefix::v4(Ipv4Addr::from(0x0100_0000u32 + ((i as u32) << 8)), 24).expect("prefix");
+            // Runs of 1–4 prefixes share an attribute set, as in a real table.
+            (NlriEntry::new(p), sets[(i / 3) % sets.len()].clone())
+        })
+        .collect()
+}
+
+/// Sends `routes` packed, then End-of-RIB.
+pub fn send_routes(s: &mut Session, routes: &[(NlriEntry, Arc<RouteAttrs>)]) -> std::io::Result<usize> {
+    let ups = rib::updates::pack(Family::IPV4_UNICAST, routes, &[], &s.ctx);
+    let mut out = BytesMut::with_capacity(routes.len() * 8);
+    for u in ups {
+        Message::Update(Box::new(u))
+            .encode(&mut out, &s.ctx)
+            .map_err(std::io::Error::other)?;
+    }
+    Message::Update(Box::new(bgp_wire::Update::end_of_rib(Family::IPV4_UNICAST)))
+        .encode(&mut out, &s.ctx)
+        .map_err(std::io::Error::other)?;
+    s.stream.write_all(&out)?;
+    Ok(out.len())
+}
+
+/// Reads until `want` distinct prefixes are held (announced minus withdrawn);
+/// answers keepalives.
+pub fn observe(s: &mut Session, want: usize, limit: Duration) -> std::io::Result<Duration> {
+    let start = Instant::now();
+    let mut held: HashSet<Prefix> = HashSet::with_capacity(want);
+    s.stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut last_ka = Instant::now();
+    while held.len() < want {
+        if start.elapsed() > limit {
+            return Err(std::io::Error::other(format!(
+                "only {} of {want} routes after {limit:?}",
+                held.len()
+            )));
+        }
+        if last_ka.elapsed() > Duration::from_secs(30) {
+            s.send(&Message::Keepalive)?;
+            last_ka = Instant::now();
+        }
+        match s.recv() {
+            Ok(Message::Update(u)) => {
+                for (_, e) in u.withdrawals() {
+                    held.remove(&e.prefix);
+                }
+                for (_, e) in u.announced() {
+                    held.insert(e.prefix);
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(start.elapsed())
+}
