@@ -97,6 +97,17 @@ struct Rib {
     pools: Vec<Prefix>,
     learned: HashMap<(Prefix, Option<PeerId>, u32), SystemTime>,
     static_source: Arc<Source>,
+    /// What export() made of a (route attributes, source, peer): most
+    /// routes share attribute sets, so each set is rewritten and interned
+    /// once per peer, not once per prefix. The weak references tell
+    /// whether a cached entry still belongs to the live allocations.
+    exported: HashMap<(usize, usize, PeerId, bool), ExportCache>,
+}
+
+struct ExportCache {
+    attrs: std::sync::Weak<RouteAttrs>,
+    source: std::sync::Weak<Source>,
+    out: Option<Arc<RouteAttrs>>,
 }
 
 fn covers(pool: &Prefix, p: &Prefix) -> bool {
@@ -127,6 +138,7 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
         pools: cfg.pools.clone(),
         learned: HashMap::new(),
         static_source,
+        exported: HashMap::new(),
     };
     for s in &cfg.statics {
         let attrs = rib.interner.intern(RouteAttrs {
@@ -183,6 +195,41 @@ impl Rib {
         if !st.families.contains(&prefix.family()) || !self.exportable(prefix) {
             return None;
         }
+        let best = self.table.best(prefix)?;
+        // The family is part of the key: the next hop depends on it.
+        let key = (
+            Arc::as_ptr(&best.attrs) as usize,
+            Arc::as_ptr(&best.source) as usize,
+            peer,
+            prefix.is_ipv4(),
+        );
+        if let Some(c) = self.exported.get(&key) {
+            let live = c.attrs.upgrade().is_some_and(|a| Arc::ptr_eq(&a, &best.attrs))
+                && c.source.upgrade().is_some_and(|s| Arc::ptr_eq(&s, &best.source));
+            if live {
+                return c.out.clone();
+            }
+        }
+        let (weak_attrs, weak_source) = (Arc::downgrade(&best.attrs), Arc::downgrade(&best.source));
+        let out = self.export_one(prefix, peer);
+        if self.exported.len() > 4 * self.interner.len().max(1024) {
+            self.exported
+                .retain(|_, c| c.attrs.strong_count() > 0 && c.source.strong_count() > 0);
+        }
+        self.exported.insert(
+            key,
+            ExportCache {
+                attrs: weak_attrs,
+                source: weak_source,
+                out: out.clone(),
+            },
+        );
+        out
+    }
+
+    /// export() of the best route to `prefix` for `peer`, next hop fixed up.
+    fn export_one(&mut self, prefix: &Prefix, peer: PeerId) -> Option<Arc<RouteAttrs>> {
+        let st = self.peers.get(&peer)?;
         let best = self.table.best(prefix)?;
         let mut out = export(&self.local, best, &st.target)?;
         // An IPv6 route over an IPv4 session (or the reverse) needs a next
@@ -297,38 +344,44 @@ impl Rib {
                 changed.push(e.prefix);
             }
         }
-        for (f, e) in &r.announced {
-            let id = e.path_id.map_or(0, |p| p.0);
-            let attrs = if *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && r.attrs_v4.is_some() {
-                r.attrs_v4.clone()
-            } else {
-                r.attrs_mp.clone().or_else(|| r.attrs_v4.clone())
-            };
-            let Some(mut attrs) = attrs else { continue };
+        // One UPDATE carries one attribute set per field: check and intern
+        // each once, not once per prefix.
+        let mut prepare = |a: Option<RouteAttrs>| -> Option<Arc<RouteAttrs>> {
+            let mut a = a?;
             // Import: eBGP routes get the default preference (RFC 4271 §5.1.5:
             // LOCAL_PREF is not taken from external peers).
             if source.ebgp {
-                attrs.local_pref = None;
+                a.local_pref = None;
             }
-            let usable = check_import(&self.local, &attrs, allow).is_ok() && attrs.next_hop.is_some();
-            let changed_best = if usable {
-                let a = self.interner.intern(attrs);
-                self.learned
-                    .entry((e.prefix, Some(peer), id))
-                    .or_insert_with(SystemTime::now);
-                self.table.update(
-                    e.prefix,
-                    Route {
+            let usable = check_import(&self.local, &a, allow).is_ok() && a.next_hop.is_some();
+            usable.then(|| self.interner.intern(a))
+        };
+        let (v4, mp) = (prepare(r.attrs_v4.clone()), prepare(r.attrs_mp.clone()));
+        let now = SystemTime::now();
+        for (f, e) in &r.announced {
+            let id = e.path_id.map_or(0, |p| p.0);
+            let from_field = *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && r.attrs_v4.is_some();
+            let attrs = if from_field {
+                v4.clone()
+            } else {
+                mp.clone().or_else(|| v4.clone())
+            };
+            let changed_best = match attrs {
+                Some(a) => {
+                    self.learned.entry((e.prefix, Some(peer), id)).or_insert(now);
+                    let route = Route {
                         source: source.clone(),
                         path_id: id,
                         attrs: a,
                         igp_cost: None,
-                    },
-                )
-            } else {
-                // A looped route replaces and so withdraws an earlier one.
-                self.learned.remove(&(e.prefix, Some(peer), id));
-                self.table.withdraw(&e.prefix, Some(peer), id)
+                    };
+                    self.table.update(e.prefix, route)
+                }
+                None => {
+                    // A looped route replaces and so withdraws an earlier one.
+                    self.learned.remove(&(e.prefix, Some(peer), id));
+                    self.table.withdraw(&e.prefix, Some(peer), id)
+                }
             };
             if changed_best {
                 changed.push(e.prefix);

@@ -102,7 +102,8 @@ impl Interner {
         // A dead entry with equal hash may linger: replace it.
         self.set.replace(key);
         self.inserts_since_sweep += 1;
-        if self.inserts_since_sweep > 1024 && self.inserts_since_sweep > self.set.len() / 2 {
+        // Sweep when the set may have doubled: amortised O(1) per insert.
+        if self.inserts_since_sweep > 1024 && self.inserts_since_sweep > self.set.len() {
             self.sweep();
         }
         probe
