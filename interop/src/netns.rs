@@ -97,7 +97,10 @@ impl Lan {
 
 /// Whether network namespaces can be made here (root and iproute2).
 pub fn available() -> bool {
-    let probe = format!("tern-probe-{}", std::process::id());
+    // Tests run in parallel: every probe needs a name of its own.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("tern-probe-{}-{n}", std::process::id());
     let ok = run(Command::new("ip").args(["netns", "add", &probe])).trim().is_empty();
     let _ = run(Command::new("ip").args(["netns", "del", &probe]));
     ok
