@@ -159,7 +159,7 @@ fn bird_reflects_between_ternd_clients() {
         r#"router id {rr};
 protocol device {{ }}
 protocol direct {{ ipv4; interface "eth0"; }}
-template bgp client {{
+template bgp clients {{
   local {rr} as 64512;
   rr client;
   rr cluster id 244.0.0.2;
@@ -167,8 +167,8 @@ template bgp client {{
   passive on;
   ipv4 {{ import all; export all; }};
 }}
-protocol bgp c1 from client {{ neighbor {c1} as 64512; }}
-protocol bgp c2 from client {{ neighbor {c2} as 64512; }}
+protocol bgp c1 from clients {{ neighbor {c1} as 64512; }}
+protocol bgp c2 from clients {{ neighbor {c2} as 64512; }}
 "#
     );
     let _b = Bird::start_in(&dir_b, &bird, Some(&lan.nodes[0]));
