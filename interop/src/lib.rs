@@ -284,10 +284,20 @@ impl Bird {
             .arg("-P")
             .arg(dir.path("bird.pid"));
         let proc = Proc::spawn("bird", &mut c, dir.path("bird.out"));
-        wait_for(Duration::from_secs(10), "BIRD's control socket", || {
-            ctl.exists().then_some(())
-        });
-        Bird { proc, ctl }
+        // Up means answering: a config error makes BIRD exit, which must
+        // fail the test here rather than look like a missing route later.
+        let b = Bird { proc, ctl };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !b.birdc("show status").contains("Daemon is up and running") {
+            assert!(
+                Instant::now() < deadline,
+                "BIRD did not start: {}\n{}",
+                b.proc.log(),
+                text
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b
     }
 
     pub fn birdc(&self, cmd: &str) -> String {
