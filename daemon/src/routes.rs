@@ -95,7 +95,6 @@ struct Rib {
     names: Vec<String>,
     settings: Vec<crate::config::PeerSettings>,
     pools: Vec<Prefix>,
-    learned: HashMap<(Prefix, Option<PeerId>, u32), SystemTime>,
     static_source: Arc<Source>,
     /// What export() made of a (route attributes, source, peer): most
     /// routes share attribute sets, so each set is rewritten and interned
@@ -136,7 +135,6 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
         names: cfg.peers.iter().map(|p| p.name.clone()).collect(),
         settings: cfg.peers.clone(),
         pools: cfg.pools.clone(),
-        learned: HashMap::new(),
         static_source,
         exported: HashMap::new(),
     };
@@ -153,9 +151,9 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
             path_id: 0,
             attrs,
             igp_cost: None,
+            since: now_secs(),
         };
         rib.table.update(s.prefix, route);
-        rib.learned.insert((s.prefix, None, 0), SystemTime::now());
     }
     tokio::spawn(rib.run(rx));
     tx
@@ -323,7 +321,6 @@ impl Rib {
 
     fn down(&mut self, peer: PeerId) {
         self.peers.remove(&peer);
-        self.learned.retain(|k, _| k.1 != Some(peer));
         let changed = self.table.remove_peer(peer);
         self.propagate(&changed);
     }
@@ -339,7 +336,6 @@ impl Rib {
         let mut changed = Vec::new();
         for (_, e) in &r.withdrawn {
             let id = e.path_id.map_or(0, |p| p.0);
-            self.learned.remove(&(e.prefix, Some(peer), id));
             if self.table.withdraw(&e.prefix, Some(peer), id) {
                 changed.push(e.prefix);
             }
@@ -357,7 +353,7 @@ impl Rib {
             usable.then(|| self.interner.intern(a))
         };
         let (v4, mp) = (prepare(r.attrs_v4.clone()), prepare(r.attrs_mp.clone()));
-        let now = SystemTime::now();
+        let now = now_secs();
         for (f, e) in &r.announced {
             let id = e.path_id.map_or(0, |p| p.0);
             let from_field = *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && r.attrs_v4.is_some();
@@ -368,18 +364,17 @@ impl Rib {
             };
             let changed_best = match attrs {
                 Some(a) => {
-                    self.learned.entry((e.prefix, Some(peer), id)).or_insert(now);
                     let route = Route {
                         source: source.clone(),
                         path_id: id,
                         attrs: a,
                         igp_cost: None,
+                        since: now,
                     };
                     self.table.update(e.prefix, route)
                 }
                 None => {
                     // A looped route replaces and so withdraws an earlier one.
-                    self.learned.remove(&(e.prefix, Some(peer), id));
                     self.table.withdraw(&e.prefix, Some(peer), id)
                 }
             };
@@ -440,11 +435,7 @@ impl Rib {
                         continue;
                     }
                 }
-                let since = self
-                    .learned
-                    .get(&(p, r.source.peer, r.path_id))
-                    .copied()
-                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                let since = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(r.since);
                 out.push(RouteView {
                     prefix: p,
                     best: i == 0,
@@ -464,6 +455,13 @@ impl Rib {
         }
         out
     }
+}
+
+/// Seconds since the Unix epoch, for `Route::since`.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The identifier shown for a route learned from a reflector: where it

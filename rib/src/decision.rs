@@ -31,6 +31,9 @@ pub struct Route {
     pub attrs: Arc<RouteAttrs>,
     /// IGP cost to the next hop, where known.
     pub igp_cost: Option<u32>,
+    /// When the route last changed, in seconds since the Unix epoch; set
+    /// by the caller (the library keeps no clock), shown by `show route`.
+    pub since: u64,
 }
 
 /// The step that decided between two routes (for `show route` and tests).

@@ -46,6 +46,7 @@ fn route(source: Arc<Source>, a: Arc<RouteAttrs>) -> Route {
         path_id: 0,
         attrs: a,
         igp_cost: None,
+        since: 0,
     }
 }
 
