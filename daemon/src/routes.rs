@@ -83,8 +83,6 @@ struct PeerState {
     out: AdjRibOut,
     epoch: u64,
     tx: UpdateSender,
-    /// Our IPv6 next hop for IPv6 routes over an IPv4 session.
-    next_hop6: Option<IpAddr>,
 }
 
 struct Rib {
@@ -225,17 +223,11 @@ impl Rib {
         out
     }
 
-    /// export() of the best route to `prefix` for `peer`, next hop fixed up.
+    /// export() of the best route to `prefix` for `peer`, interned.
     fn export_one(&mut self, prefix: &Prefix, peer: PeerId) -> Option<Arc<RouteAttrs>> {
         let st = self.peers.get(&peer)?;
         let best = self.table.best(prefix)?;
-        let mut out = export(&self.local, best, &st.target)?;
-        // An IPv6 route over an IPv4 session (or the reverse) needs a next
-        // hop of its own family: the peer's configured local_address6, or
-        // else our IPv4 address mapped into IPv6 (as FRR sends).
-        if let (Some(IpAddr::V4(nh)), false) = (out.next_hop, prefix.is_ipv4()) {
-            out.next_hop = Some(st.next_hop6.unwrap_or(IpAddr::V6(nh.to_ipv6_mapped())));
-        }
+        let out = export(&self.local, best, prefix.family(), &st.target)?;
         Some(self.interner.intern(out))
     }
 
@@ -291,6 +283,7 @@ impl Rib {
             rr_client: s.rr_client,
             next_hop_self: s.next_hop_self,
             local_address,
+            local_address6: s.local_address6,
         };
         self.peers.insert(
             peer,
@@ -302,7 +295,6 @@ impl Rib {
                 out: AdjRibOut::default(),
                 epoch,
                 tx,
-                next_hop6: s.local_address6,
             },
         );
         let prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();
@@ -332,7 +324,7 @@ impl Rib {
             .settings
             .get(peer as usize)
             .map_or(0, |s| usize::from(s.allow_local_as));
-        let r = rib::updates::received(u);
+        let mut r = rib::updates::received(u);
         let mut changed = Vec::new();
         for (_, e) in &r.withdrawn {
             let id = e.path_id.map_or(0, |p| p.0);
@@ -352,11 +344,12 @@ impl Rib {
             let usable = check_import(&self.local, &a, allow).is_ok() && a.next_hop.is_some();
             usable.then(|| self.interner.intern(a))
         };
-        let (v4, mp) = (prepare(r.attrs_v4.clone()), prepare(r.attrs_mp.clone()));
+        let has_v4 = r.attrs_v4.is_some();
+        let (v4, mp) = (prepare(r.attrs_v4.take()), prepare(r.attrs_mp.take()));
         let now = now_secs();
         for (f, e) in &r.announced {
             let id = e.path_id.map_or(0, |p| p.0);
-            let from_field = *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && r.attrs_v4.is_some();
+            let from_field = *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && has_v4;
             let attrs = if from_field {
                 v4.clone()
             } else {

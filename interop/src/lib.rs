@@ -179,6 +179,14 @@ pub fn ternd_bin() -> PathBuf {
         .clone()
 }
 
+/// `program`, run inside network namespace `ns` when given.
+pub fn command_in(ns: Option<&netns::Netns>, program: &str) -> Command {
+    match ns {
+        Some(ns) => ns.command(program),
+        None => Command::new(program),
+    }
+}
+
 /// A running `ternd`.
 pub struct Ternd {
     pub proc: Proc,
@@ -195,10 +203,7 @@ impl Ternd {
     pub fn start_in(dir: &TempDir, config: &str, ns: Option<&netns::Netns>) -> Ternd {
         let ctl = dir.path("tern.ctl");
         let cfg = dir.write("tern.toml", &config.replace("{CTL}", &ctl.display().to_string()));
-        let mut c = match ns {
-            Some(ns) => ns.command(ternd_bin().to_str().expect("path")),
-            None => Command::new(ternd_bin()),
-        };
+        let mut c = command_in(ns, ternd_bin().to_str().expect("path"));
         c.arg("--config").arg(&cfg).env("RUST_LOG", "info,daemon=debug");
         let proc = Proc::spawn("ternd", &mut c, dir.path("ternd.log"));
         wait_for(Duration::from_secs(10), "ternd's control socket", || {
@@ -272,10 +277,7 @@ impl Bird {
         let log = dir.path("bird.log");
         let text = format!("log \"{}\" all;\n{conf}", log.display());
         let cfg = dir.write("bird.conf", &text);
-        let mut c = match ns {
-            Some(ns) => ns.command("bird"),
-            None => Command::new("bird"),
-        };
+        let mut c = command_in(ns, "bird");
         c.arg("-f")
             .arg("-c")
             .arg(&cfg)
@@ -334,4 +336,39 @@ pub fn tcp_sessions(a: &str, b: &str) -> usize {
         })
         .count()
         / 2
+}
+
+/// A running FRR bgpd, standalone (no zebra), with its vty socket in its
+/// own directory.
+pub struct Frr {
+    pub proc: Proc,
+    pub vty: PathBuf,
+}
+
+impl Frr {
+    /// Starts bgpd with `conf`, listening on `listen`:`port`, inside `ns` when given.
+    pub fn start_in(dir: &TempDir, conf: &str, listen: &str, port: u16, ns: Option<&netns::Netns>) -> Frr {
+        let cfg = dir.write("bgpd.conf", conf);
+        let mut c = command_in(ns, "/usr/lib/frr/bgpd");
+        c.arg("-f").arg(cfg).args(["-Z", "-n", "-S", "-P", "0"]);
+        c.arg("-p").arg(port.to_string()).arg("-l").arg(listen);
+        c.arg("-i").arg(dir.path("bgpd.pid")).arg("--vty_socket").arg(&dir.0);
+        Frr {
+            proc: Proc::spawn("bgpd", &mut c, dir.path("bgpd.log")),
+            vty: dir.0.clone(),
+        }
+    }
+
+    /// A vtysh command (the vty socket is a file: no namespace needed).
+    pub fn vtysh(&self, cmd: &str) -> String {
+        vtysh(&self.vty, cmd)
+    }
+}
+
+/// `vtysh -c CMD` against the bgpd whose vty socket is in `vty`.
+pub fn vtysh(vty: &Path, cmd: &str) -> String {
+    run(Command::new("vtysh")
+        .arg("--vty_socket")
+        .arg(vty)
+        .args(["-d", "bgpd", "-c", cmd]))
 }

@@ -143,12 +143,7 @@ exit
                         String::new()
                     }
                 );
-                let cfg = dir.write("bgpd.conf", &conf);
-                let mut c = Command::new("/usr/lib/frr/bgpd");
-                c.arg("-f").arg(cfg).args(["-Z", "-n", "-S", "-P", "0"]);
-                c.arg("-p").arg(port.to_string()).arg("-l").arg(me);
-                c.arg("-i").arg(dir.path("bgpd.pid")).arg("--vty_socket").arg(&dir.0);
-                Proc::spawn("bgpd", &mut c, dir.path("bgpd.log"))
+                interop::Frr::start_in(dir, &conf, me, port, None).proc
             }
             Kind::ExaBgp => {
                 let conf = format!(
@@ -199,12 +194,7 @@ exit
     fn show(&self) -> String {
         match self.kind {
             Kind::GoBgp => run(Command::new("gobgp").args(["-p", &self.api.to_string(), "neighbor", &self.tern])),
-            Kind::Frr => run(Command::new("vtysh").arg("--vty_socket").arg(&self.dir).args([
-                "-d",
-                "bgpd",
-                "-c",
-                &format!("show bgp neighbors {} json", self.tern),
-            ])),
+            Kind::Frr => interop::vtysh(&self.dir, &format!("show bgp neighbors {} json", self.tern)),
             Kind::ExaBgp => self.proc.log(),
         }
     }
@@ -237,15 +227,31 @@ fn skip(kind: Kind) -> bool {
     }
 }
 
-/// Up with ternd connecting, stays up over five keepalive intervals.
-fn tern_connects(kind: Kind, net: u8, port: u16) {
+/// One check's ternd and peer: ternd expects the peer in `tern_expects_as`;
+/// `None` when the implementation is not installed (and not required).
+fn start(
+    kind: Kind,
+    net: u8,
+    port: u16,
+    tern_expects_as: u32,
+    tern_passive: bool,
+    peer_passive: bool,
+) -> Option<(Lab, TempDir, Ternd, PeerImpl)> {
     if skip(kind) {
-        return;
+        return None;
     }
     let lab = Lab::new(net, port);
     let dir = TempDir::new("peer");
-    let t = Ternd::start(&dir, &lab.tern_conf(64512, false));
-    let p = PeerImpl::start(kind, &dir, &lab, 64512, true);
+    let t = Ternd::start(&dir, &lab.tern_conf(tern_expects_as, tern_passive));
+    let p = PeerImpl::start(kind, &dir, &lab, 64512, peer_passive);
+    Some((lab, dir, t, p))
+}
+
+/// Up with ternd connecting, stays up over five keepalive intervals.
+fn tern_connects(kind: Kind, net: u8, port: u16) {
+    let Some((lab, _dir, t, p)) = start(kind, net, port, 64512, false, true) else {
+        return;
+    };
     wait_for(UP, "Established on both sides", || both_up(&t, &lab, &p).then_some(()));
     let row = t.birdc(&format!("show protocols {}", lab.name()));
     std::thread::sleep(Duration::from_secs(5));
@@ -256,13 +262,9 @@ fn tern_connects(kind: Kind, net: u8, port: u16) {
 
 /// Up with the peer connecting and ternd accepting.
 fn peer_connects(kind: Kind, net: u8, port: u16) {
-    if skip(kind) {
+    let Some((lab, _dir, t, p)) = start(kind, net, port, 64512, true, false) else {
         return;
-    }
-    let lab = Lab::new(net, port);
-    let dir = TempDir::new("peer");
-    let t = Ternd::start(&dir, &lab.tern_conf(64512, true));
-    let p = PeerImpl::start(kind, &dir, &lab, 64512, false);
+    };
     wait_for(UP, "Established on both sides", || both_up(&t, &lab, &p).then_some(()));
     std::thread::sleep(Duration::from_secs(4));
     assert!(both_up(&t, &lab, &p), "{}", p.show());
@@ -330,13 +332,12 @@ fn check_capabilities(kind: Kind, t: &Ternd, lab: &Lab, p: &PeerImpl) {
 
 /// Both sides active at once: one TCP session remains.
 fn collision(kind: Kind, net: u8, port: u16) {
-    if skip(kind) || missing(&["ss"]) {
+    if missing(&["ss"]) {
         return;
     }
-    let lab = Lab::new(net, port);
-    let dir = TempDir::new("peer");
-    let t = Ternd::start(&dir, &lab.tern_conf(64512, false));
-    let p = PeerImpl::start(kind, &dir, &lab, 64512, false);
+    let Some((lab, _dir, t, p)) = start(kind, net, port, 64512, false, false) else {
+        return;
+    };
     wait_for(UP, "Established on both sides", || both_up(&t, &lab, &p).then_some(()));
     std::thread::sleep(Duration::from_secs(5));
     assert!(both_up(&t, &lab, &p));
@@ -345,13 +346,9 @@ fn collision(kind: Kind, net: u8, port: u16) {
 
 /// ternd expects AS 64999 but the peer is 64512: refused with 2/2.
 fn wrong_as(kind: Kind, net: u8, port: u16) {
-    if skip(kind) {
+    let Some((lab, _dir, t, p)) = start(kind, net, port, 64999, false, true) else {
         return;
-    }
-    let lab = Lab::new(net, port);
-    let dir = TempDir::new("peer");
-    let t = Ternd::start(&dir, &lab.tern_conf(64999, false));
-    let p = PeerImpl::start(kind, &dir, &lab, 64512, true);
+    };
     let seen = wait_for(UP, "the peer to report Bad Peer AS", || {
         let s = p.show();
         if std::env::var_os("TERN_DEBUG").is_some() {
@@ -379,13 +376,9 @@ fn wrong_as(kind: Kind, net: u8, port: u16) {
 /// The peer frozen with SIGSTOP: ternd's hold timer drops it (4/0); after
 /// SIGCONT the session comes back.
 fn frozen(kind: Kind, net: u8, port: u16) {
-    if skip(kind) {
+    let Some((lab, _dir, t, p)) = start(kind, net, port, 64512, false, true) else {
         return;
-    }
-    let lab = Lab::new(net, port);
-    let dir = TempDir::new("peer");
-    let t = Ternd::start(&dir, &lab.tern_conf(64512, false));
-    let p = PeerImpl::start(kind, &dir, &lab, 64512, true);
+    };
     wait_for(UP, "Established on both sides", || both_up(&t, &lab, &p).then_some(()));
     p.proc.signal(19);
     wait_for(Duration::from_secs(10), "ternd's hold timer to expire", || {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use interop::netns::{available, Lan};
-use interop::{missing, run, wait_for, Bird, Proc, TempDir, Ternd};
+use interop::{missing, run, wait_for, Bird, Frr, Proc, TempDir, Ternd};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -71,26 +71,8 @@ fn ternd_reflects_between_bird_frr_and_gobgp_clients() {
     let fconf = format!(
         "frr defaults traditional\nhostname rr-client\nlog stdout informational\nrouter bgp 64512\n bgp router-id {frr}\n no bgp network import-check\n neighbor {rr} remote-as 64512\n neighbor {rr} update-source {frr}\n neighbor {rr} timers 3 9\n neighbor {rr} timers connect 2\n address-family ipv4 unicast\n  network 10.244.3.0/26\n exit-address-family\nexit\n"
     );
-    let fcfg = dir_f.write("bgpd.conf", &fconf);
-    let _f = Proc::spawn(
-        "bgpd",
-        lan.nodes[2]
-            .command("/usr/lib/frr/bgpd")
-            .arg("-f")
-            .arg(&fcfg)
-            .args(["-Z", "-n", "-S", "-P", "0", "-p", "179", "-l", &frr, "-i"])
-            .arg(dir_f.path("bgpd.pid"))
-            .arg("--vty_socket")
-            .arg(&dir_f.0),
-        dir_f.path("bgpd.log"),
-    );
-    let vtysh = |cmd: &str| {
-        run(lan.nodes[2]
-            .command("vtysh")
-            .arg("--vty_socket")
-            .arg(&dir_f.0)
-            .args(["-d", "bgpd", "-c", cmd]))
-    };
+    let f = Frr::start_in(&dir_f, &fconf, &frr, 179, Some(&lan.nodes[2]));
+    let vtysh = |cmd: &str| f.vtysh(cmd);
     let dir_g = TempDir::new("rr-g");
     let gconf = format!(
         "[global.config]\n  as = 64512\n  router-id = \"{gob}\"\n  local-address-list = [\"{gob}\"]\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{rr}\"\n    peer-as = 64512\n  [neighbors.transport.config]\n    local-address = \"{gob}\"\n  [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 2\n"
@@ -207,26 +189,8 @@ fn ebgp_between_ternd_and_frr_with_an_as_per_node() {
     let fconf = format!(
         "frr defaults traditional\nhostname ebgp\nlog stdout informational\nrouter bgp 65002\n bgp router-id {frr}\n no bgp ebgp-requires-policy\n no bgp network import-check\n neighbor {me} remote-as 65001\n neighbor {me} update-source {frr}\n neighbor {me} timers 3 9\n neighbor {me} timers connect 2\n address-family ipv4 unicast\n  network 10.244.2.0/26\n exit-address-family\nexit\n"
     );
-    let fcfg = dir_f.write("bgpd.conf", &fconf);
-    let _f = Proc::spawn(
-        "bgpd",
-        lan.nodes[1]
-            .command("/usr/lib/frr/bgpd")
-            .arg("-f")
-            .arg(&fcfg)
-            .args(["-Z", "-n", "-S", "-P", "0", "-p", "179", "-l", &frr, "-i"])
-            .arg(dir_f.path("bgpd.pid"))
-            .arg("--vty_socket")
-            .arg(&dir_f.0),
-        dir_f.path("bgpd.log"),
-    );
-    let vtysh = |cmd: &str| {
-        run(lan.nodes[1]
-            .command("vtysh")
-            .arg("--vty_socket")
-            .arg(&dir_f.0)
-            .args(["-d", "bgpd", "-c", cmd]))
-    };
+    let f = Frr::start_in(&dir_f, &fconf, &frr, 179, Some(&lan.nodes[1]));
+    let vtysh = |cmd: &str| f.vtysh(cmd);
     let ours = wait_for(CONVERGE, "ternd to learn FRR's block", || {
         let o = t.birdc("show route all for 10.244.2.1");
         o.contains("10.244.2.0/26").then_some(o)

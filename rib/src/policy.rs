@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use bgp_wire::attributes::{AsPath, AsSegment, Community, SegmentType};
-use bgp_wire::{Asn, ClusterId, RouterId};
+use bgp_wire::{Afi, Asn, ClusterId, Family, RouterId};
 
 use crate::attrs::RouteAttrs;
 use crate::decision::Route;
@@ -62,10 +62,25 @@ pub struct Target {
     pub next_hop_self: bool,
     /// Our address on the session, used as next hop when we set it.
     pub local_address: IpAddr,
+    /// Our next hop for IPv6 routes when the session runs over IPv4; when
+    /// unset, the session address mapped into IPv6 (as FRR sends).
+    pub local_address6: Option<IpAddr>,
 }
 
-/// What `to` is sent for `route`, or `None` when it is not sent at all.
-pub fn export(local: &Local, route: &Route, to: &Target) -> Option<RouteAttrs> {
+impl Target {
+    /// The next hop we announce for a route of `family`: it must be of the
+    /// route's family, whatever the session's transport.
+    fn next_hop_self(&self, family: Family) -> IpAddr {
+        match self.local_address {
+            IpAddr::V4(a) if family.afi == Afi::IPV6 => self.local_address6.unwrap_or(IpAddr::V6(a.to_ipv6_mapped())),
+            a => a,
+        }
+    }
+}
+
+/// What `to` is sent for `route` (of `family`), or `None` when it is not
+/// sent at all.
+pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Option<RouteAttrs> {
     let src = &route.source;
     // Never back to where it came from.
     if src.peer == Some(to.peer) {
@@ -100,7 +115,7 @@ pub fn export(local: &Local, route: &Route, to: &Target) -> Option<RouteAttrs> {
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
         out.as_path = prepend(&a.as_path, local.asn);
-        out.next_hop = Some(to.local_address);
+        out.next_hop = Some(to.next_hop_self(family));
         out.local_pref = None;
         if src.peer.is_some() {
             out.med = None;
@@ -111,7 +126,7 @@ pub fn export(local: &Local, route: &Route, to: &Target) -> Option<RouteAttrs> {
     } else {
         out.local_pref = Some(a.local_pref_or_default());
         if src.peer.is_none() || src.ebgp || to.next_hop_self || out.next_hop.is_none() {
-            out.next_hop = Some(to.local_address);
+            out.next_hop = Some(to.next_hop_self(family));
         }
         if reflect {
             // RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
-use bgp_wire::{Asn, ClusterId, Prefix, RouterId};
+use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
     check_import, compare, export, Ineligible, Interner, Local, Reason, Route, RouteAttrs, Source, Table, Target,
 };
@@ -229,6 +229,7 @@ fn loop_checks_on_import() {
 
 fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
     Target {
+        local_address6: None,
         peer,
         ebgp,
         rr_client,
@@ -247,19 +248,28 @@ fn ibgp_split_horizon_and_route_reflection() {
     let r_client = route(from_client, attrs(|_| {}));
     let r_non = route(from_nonclient, attrs(|_| {}));
     // No reflection configured: iBGP routes stay away from iBGP peers.
-    assert_eq!(export(&local(None), &r_client, &target(3, false, false)), None);
+    assert_eq!(
+        export(&local(None), &r_client, Family::IPV4_UNICAST, &target(3, false, false)),
+        None
+    );
     let rr = local(Some("244.0.0.1"));
     // From a client: to clients and non-clients.
-    let out = export(&rr, &r_client, &target(3, false, true)).unwrap();
+    let out = export(&rr, &r_client, Family::IPV4_UNICAST, &target(3, false, true)).unwrap();
     assert_eq!(out.originator_id, Some(rid("1.1.1.1")));
     assert_eq!(out.cluster_list, vec![ClusterId("244.0.0.1".parse().unwrap())]);
     assert_eq!(out.next_hop, Some(ip("10.0.0.1")), "iBGP keeps the next hop");
-    assert!(export(&rr, &r_client, &target(4, false, false)).is_some());
+    assert!(export(&rr, &r_client, Family::IPV4_UNICAST, &target(4, false, false)).is_some());
     // From a non-client: to clients only.
-    assert!(export(&rr, &r_non, &target(3, false, true)).is_some());
-    assert_eq!(export(&rr, &r_non, &target(4, false, false)), None);
+    assert!(export(&rr, &r_non, Family::IPV4_UNICAST, &target(3, false, true)).is_some());
+    assert_eq!(
+        export(&rr, &r_non, Family::IPV4_UNICAST, &target(4, false, false)),
+        None
+    );
     // Never back to the sender.
-    assert_eq!(export(&rr, &r_client, &target(1, false, true)), None);
+    assert_eq!(
+        export(&rr, &r_client, Family::IPV4_UNICAST, &target(1, false, true)),
+        None
+    );
     // An existing ORIGINATOR_ID is kept; our cluster goes in front.
     let reflected = route(
         Arc::new(Source {
@@ -271,7 +281,7 @@ fn ibgp_split_horizon_and_route_reflection() {
             a.cluster_list = vec![ClusterId("244.0.0.2".parse().unwrap())];
         }),
     );
-    let out = export(&rr, &reflected, &target(3, false, true)).unwrap();
+    let out = export(&rr, &reflected, Family::IPV4_UNICAST, &target(3, false, true)).unwrap();
     assert_eq!(out.originator_id, Some(rid("7.7.7.7")));
     assert_eq!(out.cluster_list.len(), 2);
     assert_eq!(out.cluster_list[0], ClusterId("244.0.0.1".parse().unwrap()));
@@ -300,7 +310,7 @@ fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
             ];
         }),
     );
-    let out = export(&local(None), &r, &target(5, true, false)).unwrap();
+    let out = export(&local(None), &r, Family::IPV4_UNICAST, &target(5, true, false)).unwrap();
     assert_eq!(out.as_path.to_string(), "64512 65001");
     assert_eq!(out.next_hop, Some(ip("10.0.0.9")));
     assert_eq!((out.local_pref, out.med, out.originator_id), (None, None, None));
@@ -312,16 +322,22 @@ fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
         src(1, "10.0.0.1", "1.1.1.1", true),
         attrs(|a| a.communities = vec![Community::NO_EXPORT]),
     );
-    assert_eq!(export(&local(None), &ne, &target(5, true, false)), None);
-    assert!(export(&local(None), &ne, &target(6, false, false)).is_some());
+    assert_eq!(
+        export(&local(None), &ne, Family::IPV4_UNICAST, &target(5, true, false)),
+        None
+    );
+    assert!(export(&local(None), &ne, Family::IPV4_UNICAST, &target(6, false, false)).is_some());
     let na = route(
         src(1, "10.0.0.1", "1.1.1.1", true),
         attrs(|a| a.communities = vec![Community::NO_ADVERTISE]),
     );
-    assert_eq!(export(&local(None), &na, &target(6, false, false)), None);
+    assert_eq!(
+        export(&local(None), &na, Family::IPV4_UNICAST, &target(6, false, false)),
+        None
+    );
     // An eBGP-learned route to an iBGP peer: next hop self, LOCAL_PREF set.
     let e = route(src(1, "10.0.0.1", "1.1.1.1", true), attrs(|_| {}));
-    let out = export(&local(None), &e, &target(6, false, false)).unwrap();
+    let out = export(&local(None), &e, Family::IPV4_UNICAST, &target(6, false, false)).unwrap();
     assert_eq!((out.next_hop, out.local_pref), (Some(ip("10.0.0.9")), Some(100)));
 }
 

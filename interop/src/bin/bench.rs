@@ -125,18 +125,7 @@ fn start_dut(which: &str, dir: &TempDir, lan: &Lan) -> Option<Proc> {
                 "frr defaults traditional\nhostname dut\nrouter bgp 64512\n bgp router-id {dut}\n no bgp ebgp-requires-policy\n \
                  neighbor {gen} remote-as 65001\n neighbor {gen} passive\n neighbor {obs} remote-as 65002\n neighbor {obs} passive\nexit\n"
             );
-            let cfg = dir.write("bgpd.conf", &conf);
-            Proc::spawn(
-                "bgpd",
-                ns.command("/usr/lib/frr/bgpd")
-                    .arg("-f")
-                    .arg(cfg)
-                    .args(["-Z", "-n", "-S", "-P", "0", "-p", "179", "-l", &dut, "-i"])
-                    .arg(dir.path("bgpd.pid"))
-                    .arg("--vty_socket")
-                    .arg(&dir.0),
-                dir.path("bgpd.log"),
-            )
+            interop::Frr::start_in(dir, &conf, &dut, 179, Some(ns)).proc
         }
         _ => return None,
     })
