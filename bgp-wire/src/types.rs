@@ -168,6 +168,11 @@ impl Prefix {
         self.0.prefix_len()
     }
 
+    /// Whether `other` lies within this prefix (equal counts).
+    pub fn contains(&self, other: &Prefix) -> bool {
+        self.0.contains(&other.0)
+    }
+
     pub fn is_ipv4(&self) -> bool {
         matches!(self.0, IpNet::V4(_))
     }

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 use bgp_fsm::Negotiated;
 use bgp_wire::attributes::Origin;
 use bgp_wire::{Family, Prefix, SessionCtx, Update};
-use rib::adj_out::{by_family, AdjRibOut, Change};
-use rib::{check_import, export, Interner, Local, Route, RouteAttrs, Source, Table, Target};
+use rib::adj_out::{announcements, by_family, change_for, coalesce, Change};
+use rib::{check_import, export, Delta, Interner, Local, PrefixFilter, Route, RouteAttrs, Source, Table, Target};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -79,36 +79,100 @@ struct PeerState {
     source: Arc<Source>,
     target: Target,
     families: Vec<Family>,
+    /// Families in which the peer takes several paths (we send ADD-PATH).
+    add_path: Vec<Family>,
     ctx: SessionCtx,
-    out: AdjRibOut,
+    /// Routes the peer now holds from us (`show protocols all`).
+    exported: usize,
     epoch: u64,
     tx: UpdateSender,
 }
 
-struct Rib {
-    local: Local,
-    table: Table,
-    interner: Interner,
-    peers: HashMap<PeerId, PeerState>,
-    names: Vec<String>,
-    settings: Vec<crate::config::PeerSettings>,
-    pools: Vec<Prefix>,
-    static_source: Arc<Source>,
-    /// What export() made of a (route attributes, source, peer): most
-    /// routes share attribute sets, so each set is rewritten and interned
-    /// once per peer, not once per prefix. The weak references tell
-    /// whether a cached entry still belongs to the live allocations.
-    exported: HashMap<(usize, usize, PeerId, bool), ExportCache>,
+impl PeerState {
+    /// Packs `changes` into UPDATEs and hands them to the session.
+    fn send(&self, changes: Vec<Change>, eor: bool) {
+        let mut ups = Vec::new();
+        for fc in by_family(changes) {
+            if let Some(f) = fc.family {
+                ups.extend(rib::updates::pack(f, &fc.announce, &fc.withdraw, &self.ctx));
+            }
+        }
+        if eor {
+            // RFC 4724 §2: End-of-RIB after the initial table, per family.
+            ups.extend(self.families.iter().map(|f| Update::end_of_rib(*f)));
+        }
+        if !ups.is_empty() {
+            let _ = self.tx.send((self.epoch, ups));
+        }
+    }
+
+    /// Whether routes to `prefix` go to this peer at all, and with
+    /// ADD-PATH or not.
+    fn takes(&self, prefix: &Prefix) -> Option<bool> {
+        let f = prefix.family();
+        self.families.contains(&f).then(|| self.add_path.contains(&f))
+    }
 }
 
-struct ExportCache {
-    attrs: std::sync::Weak<RouteAttrs>,
-    source: std::sync::Weak<Source>,
+/// export() with its results interned and remembered: most routes share
+/// attribute sets, so each set is rewritten once per peer and family, not
+/// once per prefix. Keys are the addresses of the route's attribute and
+/// source allocations; the weak references tell whether an entry still
+/// belongs to the live allocations at those addresses.
+struct Exporter {
+    local: Local,
+    interner: Interner,
+    cache: hashbrown::HashMap<(usize, usize, PeerId, bool), Cached>,
+}
+
+struct Cached {
+    attrs: Weak<RouteAttrs>,
+    source: Weak<Source>,
     out: Option<Arc<RouteAttrs>>,
 }
 
-fn covers(pool: &Prefix, p: &Prefix) -> bool {
-    pool.is_ipv4() == p.is_ipv4() && pool.prefix_len() <= p.prefix_len() && pool.net().contains(&p.net())
+impl Exporter {
+    fn export(&mut self, route: &Route, family: Family, target: &Target) -> Option<Arc<RouteAttrs>> {
+        // The family is part of the key: the next hop depends on it.
+        let key = (
+            Arc::as_ptr(&route.attrs) as usize,
+            Arc::as_ptr(&route.source) as usize,
+            target.peer,
+            family == Family::IPV4_UNICAST,
+        );
+        if let Some(c) = self.cache.get(&key) {
+            let live = c.attrs.upgrade().is_some_and(|a| Arc::ptr_eq(&a, &route.attrs))
+                && c.source.upgrade().is_some_and(|s| Arc::ptr_eq(&s, &route.source));
+            if live {
+                return c.out.clone();
+            }
+        }
+        let out = export(&self.local, route, family, target).map(|a| self.interner.intern(a));
+        if self.cache.len() > 4 * self.interner.entries().max(1024) {
+            self.cache
+                .retain(|_, c| c.attrs.strong_count() > 0 && c.source.strong_count() > 0);
+        }
+        self.cache.insert(
+            key,
+            Cached {
+                attrs: Arc::downgrade(&route.attrs),
+                source: Arc::downgrade(&route.source),
+                out: out.clone(),
+            },
+        );
+        out
+    }
+}
+
+struct Rib {
+    table: Table,
+    exporter: Exporter,
+    peers: HashMap<PeerId, PeerState>,
+    names: Vec<String>,
+    settings: Vec<crate::config::PeerSettings>,
+    filter: PrefixFilter,
+    /// Prefixes of the batch being propagated, to spot one touched twice.
+    seen: hashbrown::HashSet<Prefix>,
 }
 
 /// Starts the RIB task with the configuration's static routes.
@@ -121,23 +185,37 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
         ebgp: false,
         rr_client: false,
     });
+    // The node's own blocks are its static routes inside a pool (Calico
+    // carves IPAM blocks out of pools): each is exported, nothing more
+    // specific within it (calico_aggr).
+    let blocks = cfg
+        .statics
+        .iter()
+        .map(|s| s.prefix)
+        .filter(|p| cfg.pools.iter().any(|pool| pool != p && pool.contains(p)))
+        .collect();
     let mut rib = Rib {
-        local: Local {
-            asn: cfg.asn,
-            router_id: cfg.router_id,
-            cluster_id: cfg.cluster_id,
-        },
         table: Table::new(),
-        interner: Interner::default(),
+        exporter: Exporter {
+            local: Local {
+                asn: cfg.asn,
+                router_id: cfg.router_id,
+                cluster_id: cfg.cluster_id,
+            },
+            interner: Interner::default(),
+            cache: hashbrown::HashMap::new(),
+        },
         peers: HashMap::new(),
         names: cfg.peers.iter().map(|p| p.name.clone()).collect(),
         settings: cfg.peers.clone(),
-        pools: cfg.pools.clone(),
-        static_source,
-        exported: HashMap::new(),
+        filter: PrefixFilter {
+            pools: cfg.pools.clone(),
+            blocks,
+        },
+        seen: hashbrown::HashSet::new(),
     };
     for s in &cfg.statics {
-        let attrs = rib.interner.intern(RouteAttrs {
+        let attrs = rib.exporter.interner.intern(RouteAttrs {
             origin: Some(Origin::Igp),
             next_hop: s.via,
             local_pref: s.local_pref,
@@ -145,8 +223,9 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
             ..RouteAttrs::default()
         });
         let route = Route {
-            source: rib.static_source.clone(),
+            source: static_source.clone(),
             path_id: 0,
+            out_id: 0,
             attrs,
             igp_cost: None,
             since: now_secs(),
@@ -181,88 +260,69 @@ impl Rib {
         }
     }
 
-    fn exportable(&self, p: &Prefix) -> bool {
-        self.pools.is_empty() || self.pools.iter().any(|pool| covers(pool, p))
+    /// Whether some prefix comes twice in `deltas`.
+    fn repeats(&mut self, deltas: &[Delta]) -> bool {
+        if deltas.len() < 2 {
+            return false;
+        }
+        self.seen.clear();
+        !deltas.iter().all(|d| self.seen.insert(d.prefix))
     }
 
-    /// What `peer` should have for `prefix` now.
-    fn wanted(&mut self, peer: PeerId, prefix: &Prefix) -> Option<Arc<RouteAttrs>> {
-        let st = self.peers.get(&peer)?;
-        if !st.families.contains(&prefix.family()) || !self.exportable(prefix) {
-            return None;
+    /// Tells every peer what `deltas` change for it.
+    fn propagate(&mut self, deltas: &[Delta]) {
+        if deltas.is_empty() {
+            return;
         }
-        let best = self.table.best(prefix)?;
-        // The family is part of the key: the next hop depends on it.
-        let key = (
-            Arc::as_ptr(&best.attrs) as usize,
-            Arc::as_ptr(&best.source) as usize,
-            peer,
-            prefix.is_ipv4(),
-        );
-        if let Some(c) = self.exported.get(&key) {
-            let live = c.attrs.upgrade().is_some_and(|a| Arc::ptr_eq(&a, &best.attrs))
-                && c.source.upgrade().is_some_and(|s| Arc::ptr_eq(&s, &best.source));
-            if live {
-                return c.out.clone();
-            }
-        }
-        let (weak_attrs, weak_source) = (Arc::downgrade(&best.attrs), Arc::downgrade(&best.source));
-        let out = self.export_one(prefix, peer);
-        if self.exported.len() > 4 * self.interner.len().max(1024) {
-            self.exported
-                .retain(|_, c| c.attrs.strong_count() > 0 && c.source.strong_count() > 0);
-        }
-        self.exported.insert(
-            key,
-            ExportCache {
-                attrs: weak_attrs,
-                source: weak_source,
-                out: out.clone(),
-            },
-        );
-        out
-    }
-
-    /// export() of the best route to `prefix` for `peer`, interned.
-    fn export_one(&mut self, prefix: &Prefix, peer: PeerId) -> Option<Arc<RouteAttrs>> {
-        let st = self.peers.get(&peer)?;
-        let best = self.table.best(prefix)?;
-        let out = export(&self.local, best, prefix.family(), &st.target)?;
-        Some(self.interner.intern(out))
-    }
-
-    fn send(&mut self, peer: PeerId, changes: Vec<Change>, eor: bool) {
-        let Some(st) = self.peers.get(&peer) else { return };
-        let mut ups = Vec::new();
-        for fc in by_family(&changes) {
-            if let Some(f) = fc.family {
-                ups.extend(rib::updates::pack(f, &fc.announce, &fc.withdraw, &st.ctx));
-            }
-        }
-        if eor {
-            // RFC 4724 §2: End-of-RIB after the initial table, per family.
-            ups.extend(st.families.iter().map(|f| Update::end_of_rib(*f)));
-        }
-        if !ups.is_empty() {
-            let _ = st.tx.send((st.epoch, ups));
-        }
-    }
-
-    /// Re-evaluates `prefixes` for every peer and sends what changed.
-    fn propagate(&mut self, prefixes: &[Prefix]) {
-        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in ids {
+        let repeats = self.repeats(deltas);
+        let Rib {
+            peers,
+            exporter,
+            filter,
+            ..
+        } = self;
+        let allowed: Vec<bool> = deltas.iter().map(|d| filter.allows(&d.prefix)).collect();
+        for st in peers.values_mut() {
             let mut changes = Vec::new();
-            for p in prefixes {
-                let want = self.wanted(id, p);
-                if let Some(st) = self.peers.get_mut(&id) {
-                    if let Some(c) = st.out.set(*p, want) {
-                        changes.push(c);
-                    }
+            for (d, _) in deltas.iter().zip(&allowed).filter(|(_, ok)| **ok) {
+                let Some(add_path) = st.takes(&d.prefix) else { continue };
+                let family = d.prefix.family();
+                let target = &st.target;
+                if let Some((c, n)) = change_for(d, add_path, |r| exporter.export(r, family, target)) {
+                    st.exported = st.exported.saturating_add_signed(isize::from(n));
+                    changes.push(c);
                 }
             }
-            self.send(id, changes, false);
+            if repeats {
+                coalesce(&mut changes);
+            }
+            st.send(changes, false);
         }
+    }
+
+    /// Everything `peer` should hold of `family` (all families: `None`).
+    fn full_table(&mut self, peer: PeerId, family: Option<Family>) -> Vec<Change> {
+        let Rib {
+            peers,
+            exporter,
+            filter,
+            table,
+            ..
+        } = self;
+        let Some(st) = peers.get(&peer) else {
+            return Vec::new();
+        };
+        let mut changes = Vec::new();
+        for (p, routes) in table.iter() {
+            if family.is_some_and(|f| f != p.family()) || !filter.allows(p) {
+                continue;
+            }
+            let Some(add_path) = st.takes(p) else { continue };
+            let f = p.family();
+            let target = &st.target;
+            changes.extend(announcements(*p, routes, add_path, |r| exporter.export(r, f, target)));
+        }
+        changes
     }
 
     fn up(&mut self, peer: PeerId, epoch: u64, n: &Negotiated, local_address: IpAddr, tx: UpdateSender) {
@@ -285,36 +345,32 @@ impl Rib {
             local_address,
             local_address6: s.local_address6,
         };
+        let ctx = n.tx_ctx();
         self.peers.insert(
             peer,
             PeerState {
                 source,
                 target,
                 families: n.families.clone(),
-                ctx: n.tx_ctx(),
-                out: AdjRibOut::default(),
+                add_path: ctx.add_path.clone(),
+                ctx,
+                exported: 0,
                 epoch,
                 tx,
             },
         );
-        let prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();
-        let mut changes = Vec::new();
-        for p in &prefixes {
-            let want = self.wanted(peer, p);
-            if let Some(st) = self.peers.get_mut(&peer) {
-                if let Some(c) = st.out.set(*p, want) {
-                    changes.push(c);
-                }
-            }
-        }
+        let changes = self.full_table(peer, None);
         debug!(peer = %s.name, "sending the initial table: {} routes", changes.len());
-        self.send(peer, changes, true);
+        if let Some(st) = self.peers.get_mut(&peer) {
+            st.exported = changes.len();
+            st.send(changes, true);
+        }
     }
 
     fn down(&mut self, peer: PeerId) {
         self.peers.remove(&peer);
-        let changed = self.table.remove_peer(peer);
-        self.propagate(&changed);
+        let deltas = self.table.remove_peer(peer);
+        self.propagate(&deltas);
     }
 
     fn update(&mut self, peer: PeerId, u: &Update) {
@@ -325,15 +381,14 @@ impl Rib {
             .get(peer as usize)
             .map_or(0, |s| usize::from(s.allow_local_as));
         let mut r = rib::updates::received(u);
-        let mut changed = Vec::new();
+        let mut deltas = Vec::new();
         for (_, e) in &r.withdrawn {
             let id = e.path_id.map_or(0, |p| p.0);
-            if self.table.withdraw(&e.prefix, Some(peer), id) {
-                changed.push(e.prefix);
-            }
+            deltas.extend(self.table.withdraw(&e.prefix, Some(peer), id));
         }
         // One UPDATE carries one attribute set per field: check and intern
         // each once, not once per prefix.
+        let (local, interner) = (&self.exporter.local, &mut self.exporter.interner);
         let mut prepare = |a: Option<RouteAttrs>| -> Option<Arc<RouteAttrs>> {
             let mut a = a?;
             // Import: eBGP routes get the default preference (RFC 4271 §5.1.5:
@@ -341,8 +396,8 @@ impl Rib {
             if source.ebgp {
                 a.local_pref = None;
             }
-            let usable = check_import(&self.local, &a, allow).is_ok() && a.next_hop.is_some();
-            usable.then(|| self.interner.intern(a))
+            let usable = check_import(local, &a, allow).is_ok() && a.next_hop.is_some();
+            usable.then(|| interner.intern(a))
         };
         let has_v4 = r.attrs_v4.is_some();
         let (v4, mp) = (prepare(r.attrs_v4.take()), prepare(r.attrs_mp.take()));
@@ -355,44 +410,36 @@ impl Rib {
             } else {
                 mp.clone().or_else(|| v4.clone())
             };
-            let changed_best = match attrs {
+            match attrs {
                 Some(a) => {
                     let route = Route {
                         source: source.clone(),
                         path_id: id,
+                        out_id: 0,
                         attrs: a,
                         igp_cost: None,
                         since: now,
                     };
-                    self.table.update(e.prefix, route)
+                    deltas.push(self.table.update(e.prefix, route));
                 }
-                None => {
-                    // A looped route replaces and so withdraws an earlier one.
-                    self.table.withdraw(&e.prefix, Some(peer), id)
-                }
-            };
-            if changed_best {
-                changed.push(e.prefix);
+                // A looped route replaces and so withdraws an earlier one.
+                None => deltas.extend(self.table.withdraw(&e.prefix, Some(peer), id)),
             }
         }
-        self.propagate(&changed);
+        self.propagate(&deltas);
     }
 
     fn refresh(&mut self, peer: PeerId, family: Family) {
-        let Some(st) = self.peers.get(&peer) else { return };
-        let changes: Vec<Change> = st
-            .out
-            .all()
-            .filter(|(p, _)| p.family() == family)
-            .map(|(p, a)| Change::Announce(*p, a.clone()))
-            .collect();
-        self.send(peer, changes, false);
+        let changes = self.full_table(peer, Some(family));
+        if let Some(st) = self.peers.get(&peer) {
+            st.send(changes, false);
+        }
     }
 
     fn counts(&self) -> HashMap<PeerId, Counts> {
         let mut c: HashMap<PeerId, Counts> = HashMap::new();
-        for p in self.table.prefixes() {
-            for (i, r) in self.table.routes(p).iter().enumerate() {
+        for (_, routes) in self.table.iter() {
+            for (i, r) in routes.iter().enumerate() {
                 if let Some(id) = r.source.peer {
                     let e = c.entry(id).or_default();
                     e.imported += 1;
@@ -403,22 +450,22 @@ impl Rib {
             }
         }
         for (id, st) in &self.peers {
-            c.entry(*id).or_default().exported = st.out.len();
+            c.entry(*id).or_default().exported = st.exported;
         }
         c
     }
 
     fn query(&self, q: &Query) -> Vec<RouteView> {
-        let mut prefixes: Vec<Prefix> = self.table.prefixes().copied().collect();
-        prefixes.sort();
+        let mut prefixes: Vec<(Prefix, &[Route])> = self.table.iter().map(|(p, r)| (*p, r)).collect();
+        prefixes.sort_unstable_by_key(|(p, _)| *p);
         let mut out = Vec::new();
-        for p in prefixes {
+        for (p, routes) in prefixes {
             if let Query::For(a) = q {
                 if !p.net().contains(a) {
                     continue;
                 }
             }
-            for (i, r) in self.table.routes(&p).iter().enumerate() {
+            for (i, r) in routes.iter().enumerate() {
                 let from = match r.source.peer {
                     Some(id) => self.names.get(id as usize).cloned().unwrap_or_default(),
                     None => "static1".to_string(),

@@ -1,65 +1,107 @@
-//! Adj-RIB-Out of one peer: what it was last sent, so that only changes go
-//! out, a route that stops being exported is withdrawn, and a
-//! ROUTE-REFRESH can be answered with everything.
+//! Adj-RIB-Out (RFC 4271 §3.2) without a copy per peer. What a peer has
+//! been sent is a function of the Loc-RIB and that peer's export rules,
+//! so instead of storing it, each table change ([`Delta`]) is run through
+//! the rules twice, before and after, and the difference is sent. A full
+//! send (new session, ROUTE-REFRESH per RFC 2918) walks the table. This is
+//! how BIRD works too, and it saves a map entry per route and peer.
+//!
+//! Without ADD-PATH a peer gets the best route of each prefix; with
+//! ADD-PATH send negotiated (RFC 7911) it gets every path that passes
+//! export, each under the identifier the table gave it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bgp_wire::{Family, NlriEntry, Prefix};
+use bgp_wire::{Family, NlriEntry, PathId, Prefix};
 
 use crate::attrs::RouteAttrs;
+use crate::decision::Route;
+use crate::table::Delta;
 
-/// Routes sent to one peer, by prefix (one path per prefix for now).
-#[derive(Debug, Default)]
-pub struct AdjRibOut {
-    sent: HashMap<Prefix, Arc<RouteAttrs>>,
-}
-
-/// A change to send.
+/// A change to send: announce (with attributes) or withdraw.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    Announce(Prefix, Arc<RouteAttrs>),
-    Withdraw(Prefix),
+pub struct Change {
+    pub entry: NlriEntry,
+    pub attrs: Option<Arc<RouteAttrs>>,
 }
 
-impl AdjRibOut {
-    /// Records what the peer should now have for `prefix` (`None`: nothing)
-    /// and returns the change to send, if any. Attributes compare by value,
-    /// so re-exporting the same route sends nothing.
-    pub fn set(&mut self, prefix: Prefix, attrs: Option<Arc<RouteAttrs>>) -> Option<Change> {
-        match attrs {
-            Some(a) => {
-                if self
-                    .sent
-                    .get(&prefix)
-                    .is_some_and(|old| Arc::ptr_eq(old, &a) || **old == *a)
-                {
-                    return None;
-                }
-                self.sent.insert(prefix, a.clone());
-                Some(Change::Announce(prefix, a))
-            }
-            None => self.sent.remove(&prefix).map(|_| Change::Withdraw(prefix)),
+impl Change {
+    pub fn announce(entry: NlriEntry, attrs: Arc<RouteAttrs>) -> Change {
+        Change {
+            entry,
+            attrs: Some(attrs),
         }
     }
 
-    /// Everything sent, for a ROUTE-REFRESH (RFC 2918) or a new session.
-    pub fn all(&self) -> impl Iterator<Item = (&Prefix, &Arc<RouteAttrs>)> {
-        self.sent.iter()
+    pub fn withdraw(entry: NlriEntry) -> Change {
+        Change { entry, attrs: None }
     }
+}
 
-    /// Forgets everything (session down).
-    pub fn clear(&mut self) {
-        self.sent.clear();
+fn entry(prefix: Prefix, add_path: bool, r: &Route) -> NlriEntry {
+    NlriEntry {
+        prefix,
+        path_id: add_path.then_some(PathId(r.out_id)),
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.sent.len()
+/// What a peer is sent for one table change, and how the count of
+/// routes exported to it moves (+1, 0, -1). `add_path`: the peer takes
+/// several paths per prefix. `export` gives what a route becomes for this
+/// peer (`None`: not sent); it must return interned attributes, so that
+/// equal sets compare by pointer and an unchanged export sends nothing.
+pub fn change_for(
+    d: &Delta,
+    add_path: bool,
+    mut export: impl FnMut(&Route) -> Option<Arc<RouteAttrs>>,
+) -> Option<(Change, i8)> {
+    let (old, new) = if add_path {
+        (d.before.as_ref(), d.after.as_ref())
+    } else {
+        let (o, n) = d.best.as_ref()?;
+        (o.as_ref(), n.as_ref())
+    };
+    let e = entry(d.prefix, add_path, new.or(old)?);
+    match (old.and_then(&mut export), new.and_then(&mut export)) {
+        (None, None) => None,
+        (Some(a), Some(b)) if Arc::ptr_eq(&a, &b) => None,
+        (Some(_), Some(b)) => Some((Change::announce(e, b), 0)),
+        (None, Some(b)) => Some((Change::announce(e, b), 1)),
+        (Some(_), None) => Some((Change::withdraw(e), -1)),
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.sent.is_empty()
+/// Everything a peer is sent for one prefix (`routes`, the best first):
+/// the best route, or with ADD-PATH every exported path.
+pub fn announcements<'a>(
+    prefix: Prefix,
+    routes: &'a [Route],
+    add_path: bool,
+    mut export: impl FnMut(&Route) -> Option<Arc<RouteAttrs>> + 'a,
+) -> impl Iterator<Item = Change> + 'a {
+    let take = if add_path { routes.len() } else { routes.len().min(1) };
+    routes[..take]
+        .iter()
+        .filter_map(move |r| export(r).map(|a| Change::announce(entry(prefix, add_path, r), a)))
+}
+
+/// Keeps only the last change per NLRI entry (prefix and path identifier),
+/// in the order entries first appeared. Needed when one batch touched a
+/// prefix twice: the UPDATEs send withdrawals before announcements, so an
+/// announce-then-withdraw pair would otherwise arrive the wrong way round.
+pub fn coalesce(changes: &mut Vec<Change>) {
+    let mut at: HashMap<NlriEntry, usize> = HashMap::with_capacity(changes.len());
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    for c in changes.drain(..) {
+        match at.get(&c.entry) {
+            Some(&i) => out[i] = c,
+            None => {
+                at.insert(c.entry, out.len());
+                out.push(c);
+            }
+        }
     }
+    *changes = out;
 }
 
 /// The changes of one family, as [`crate::updates::pack`] takes them.
@@ -71,14 +113,10 @@ pub struct FamilyChanges {
 }
 
 /// Splits changes by family.
-pub fn by_family(changes: &[Change]) -> Vec<FamilyChanges> {
+pub fn by_family(changes: Vec<Change>) -> Vec<FamilyChanges> {
     let mut out: Vec<FamilyChanges> = Vec::new();
     for c in changes {
-        let (p, a) = match c {
-            Change::Announce(p, a) => (*p, Some(a.clone())),
-            Change::Withdraw(p) => (*p, None),
-        };
-        let f = p.family();
+        let f = c.entry.prefix.family();
         let i = match out.iter().position(|x| x.family == Some(f)) {
             Some(i) => i,
             None => {
@@ -89,9 +127,9 @@ pub fn by_family(changes: &[Change]) -> Vec<FamilyChanges> {
                 out.len() - 1
             }
         };
-        match a {
-            Some(a) => out[i].announce.push((NlriEntry::new(p), a)),
-            None => out[i].withdraw.push(NlriEntry::new(p)),
+        match c.attrs {
+            Some(a) => out[i].announce.push((c.entry, a)),
+            None => out[i].withdraw.push(c.entry),
         }
     }
     out

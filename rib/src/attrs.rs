@@ -54,6 +54,9 @@ impl RouteAttrs {
 pub struct Interner {
     set: HashSet<WeakKey>,
     inserts_since_sweep: usize,
+    /// Seeded per interner, so a peer cannot aim attribute sets at one
+    /// hash value.
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 /// A weak entry hashed and compared by the attributes it points to.
@@ -80,17 +83,10 @@ impl PartialEq for WeakKey {
 
 impl Eq for WeakKey {}
 
-fn hash_of(a: &RouteAttrs) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    a.hash(&mut h);
-    h.finish()
-}
-
 impl Interner {
     /// The shared copy of `attrs`.
     pub fn intern(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
-        let hash = hash_of(&attrs);
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, &attrs);
         let probe = Arc::new(attrs);
         let key = WeakKey {
             hash,
@@ -115,7 +111,13 @@ impl Interner {
         self.inserts_since_sweep = 0;
     }
 
-    /// Live distinct attribute sets.
+    /// Entries held, live or not yet swept: an upper bound of [`Self::len`]
+    /// that costs nothing.
+    pub fn entries(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Live distinct attribute sets (counts them: O(n)).
     pub fn len(&self) -> usize {
         self.set.iter().filter(|k| k.weak.strong_count() > 0).count()
     }

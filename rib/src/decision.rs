@@ -28,6 +28,10 @@ pub struct Route {
     pub source: Arc<Source>,
     /// ADD-PATH path identifier as received (0 without ADD-PATH).
     pub path_id: u32,
+    /// The ADD-PATH path identifier this path is sent with (RFC 7911):
+    /// assigned by [`crate::Table`] when the path is added, kept while it
+    /// is replaced.
+    pub out_id: u32,
     pub attrs: Arc<RouteAttrs>,
     /// IGP cost to the next hop, where known.
     pub igp_cost: Option<u32>,

@@ -13,10 +13,9 @@
 //!
 //! - [`updates`]: what a received UPDATE means (treat-as-withdraw
 //!   included), and packing changes into as few UPDATEs as fit.
-//! - [`adj_out`]: per-peer Adj-RIB-Out, so only changes are sent.
-//!
-//! Still to come (issue 4): ADD-PATH sending of several paths, wiring
-//! into ternd.
+//! - [`adj_out`]: Adj-RIB-Out as a function of the Loc-RIB: what each
+//!   peer is sent for a table change, the best path or (ADD-PATH) every
+//!   path.
 
 pub mod adj_out;
 pub mod attrs;
@@ -28,8 +27,8 @@ pub mod updates;
 /// A peer, as the daemon numbers them.
 pub type PeerId = u32;
 
-pub use adj_out::{AdjRibOut, Change};
+pub use adj_out::Change;
 pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, Reason, Route, Source};
-pub use policy::{check_import, export, Ineligible, Local, Target};
-pub use table::Table;
+pub use policy::{check_import, export, Ineligible, Local, PrefixFilter, Target};
+pub use table::{Delta, Table};

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use bgp_wire::attributes::{AsPath, AsSegment, Community, SegmentType};
-use bgp_wire::{Afi, Asn, ClusterId, Family, RouterId};
+use bgp_wire::{Afi, Asn, ClusterId, Family, Prefix, RouterId};
 
 use crate::attrs::RouteAttrs;
 use crate::decision::Route;
@@ -23,6 +23,26 @@ impl Local {
     /// The cluster identifier: configured, or the router ID (RFC 4456 §7).
     pub fn cluster(&self) -> ClusterId {
         self.cluster_id.unwrap_or(ClusterId(self.router_id.0))
+    }
+}
+
+/// Which prefixes may be exported at all, whatever their route: when
+/// pools are configured, only prefixes within one; and of the node's own
+/// blocks only the block itself, nothing more specific within it (Calico's
+/// `calico_aggr`: a borrowed address's /32 or a stray more-specific stays
+/// inside the node).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrefixFilter {
+    pub pools: Vec<Prefix>,
+    pub blocks: Vec<Prefix>,
+}
+
+impl PrefixFilter {
+    pub fn allows(&self, p: &Prefix) -> bool {
+        if !self.pools.is_empty() && !self.pools.iter().any(|pool| pool.contains(p)) {
+            return false;
+        }
+        !self.blocks.iter().any(|b| b != p && b.contains(p))
     }
 }
 

@@ -1,28 +1,136 @@
 //! The table: every usable route per prefix (Adj-RIB-In after import
 //! checks, all peers together) and the best one of each (Loc-RIB).
+//!
+//! Layout, for memory: prefixes and their routes live in one dense `Vec`
+//! of slots; a hash index of 4-byte slot numbers finds them. A hash map of
+//! whole slots would leave half its (large) buckets empty after each
+//! doubling and touch every page of them; here the empty part of the
+//! index is small and the `Vec`'s unused capacity is never touched. A
+//! prefix with one route (most of them) keeps it inline, not on the heap.
 
-use std::collections::HashMap;
+use hashbrown::hash_table::{Entry, HashTable};
+use hashbrown::DefaultHashBuilder;
+use std::hash::BuildHasher;
 
 use bgp_wire::Prefix;
 
 use crate::decision::{best, Route};
 use crate::PeerId;
 
-/// Routes to one prefix, the best first once [`Table`] has placed it.
-#[derive(Debug, Default)]
-struct Dest {
-    routes: Vec<Route>,
+/// The routes to one prefix, the best first.
+#[derive(Debug)]
+enum Paths {
+    One(Route),
+    Many(Vec<Route>),
+}
+
+impl Paths {
+    fn as_slice(&self) -> &[Route] {
+        match self {
+            Paths::One(r) => std::slice::from_ref(r),
+            Paths::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Route] {
+        match self {
+            Paths::One(r) => std::slice::from_mut(r),
+            Paths::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, r: Route) {
+        match self {
+            Paths::Many(v) => v.push(r),
+            Paths::One(_) => {
+                let Paths::One(first) = std::mem::replace(self, Paths::Many(Vec::with_capacity(2))) else {
+                    unreachable!()
+                };
+                *self = Paths::Many(vec![first, r]);
+            }
+        }
+    }
+
+    /// Removes the route at `i`; `None` when it was the last one.
+    fn remove(self, i: usize) -> (Option<Paths>, Route) {
+        match self {
+            Paths::One(r) => (None, r),
+            Paths::Many(mut v) => {
+                let r = v.remove(i);
+                let rest = match v.len() {
+                    0 => None,
+                    1 => v.pop().map(Paths::One),
+                    _ => Some(Paths::Many(v)),
+                };
+                (rest, r)
+            }
+        }
+    }
+
+    /// Puts the best route first.
+    fn reselect(&mut self) {
+        if let Paths::Many(v) = self {
+            if let Some(i) = best(v) {
+                v.swap(0, i);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    prefix: Prefix,
+    paths: Paths,
+}
+
+/// What one change did to a prefix: the path that changed, before and
+/// after, and the best route before and after when that changed. The
+/// daemon turns it into what each peer is sent (see
+/// [`crate::adj_out::change_for`]).
+#[derive(Clone, Debug)]
+pub struct Delta {
+    pub prefix: Prefix,
+    /// The path before the change (`None`: it is new).
+    pub before: Option<Route>,
+    /// The path after the change (`None`: it is gone).
+    pub after: Option<Route>,
+    /// The best route before and after, when it changed.
+    pub best: Option<(Option<Route>, Option<Route>)>,
+}
+
+impl Delta {
+    pub fn best_changed(&self) -> bool {
+        self.best.is_some()
+    }
+}
+
+/// Whether two optional routes are the same path with the same attributes.
+fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.source.peer == b.source.peer && a.path_id == b.path_id && std::sync::Arc::ptr_eq(&a.attrs, &b.attrs)
+        }
+        _ => false,
+    }
 }
 
 /// Adj-RIB-In of every peer and the Loc-RIB, keyed by prefix.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Table {
-    dests: HashMap<Prefix, Dest>,
+    index: HashTable<u32>,
+    slots: Vec<Slot>,
+    hasher: DefaultHashBuilder,
     routes: usize,
 }
 
-fn same_path(r: &Route, peer: Option<PeerId>, path_id: u32) -> bool {
-    r.source.peer == peer && r.path_id == path_id
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("prefixes", &self.slots.len())
+            .field("routes", &self.routes)
+            .finish()
+    }
 }
 
 impl Table {
@@ -30,100 +138,186 @@ impl Table {
         Table::default()
     }
 
-    /// Puts the best route first; returns whether the best changed.
-    fn reselect(d: &mut Dest, before: Option<(Option<PeerId>, u32, *const crate::RouteAttrs)>) -> bool {
-        if let Some(i) = best(&d.routes) {
-            d.routes.swap(0, i);
-        }
-        let after = d
-            .routes
-            .first()
-            .map(|r| (r.source.peer, r.path_id, std::sync::Arc::as_ptr(&r.attrs)));
-        before != after
-    }
-
-    fn best_key(d: &Dest) -> Option<(Option<PeerId>, u32, *const crate::RouteAttrs)> {
-        d.routes
-            .first()
-            .map(|r| (r.source.peer, r.path_id, std::sync::Arc::as_ptr(&r.attrs)))
+    fn find(&self, prefix: &Prefix) -> Option<usize> {
+        let h = self.hasher.hash_one(prefix);
+        self.index
+            .find(h, |&i| self.slots[i as usize].prefix == *prefix)
+            .map(|&i| i as usize)
     }
 
     /// Adds or replaces the route of (`route.source.peer`, `route.path_id`).
-    /// Returns whether the prefix's best route changed.
-    pub fn update(&mut self, prefix: Prefix, route: Route) -> bool {
-        let d = self.dests.entry(prefix).or_default();
-        let before = Self::best_key(d);
-        match d
-            .routes
-            .iter_mut()
-            .find(|r| same_path(r, route.source.peer, route.path_id))
-        {
-            Some(r) => *r = route,
-            None => {
-                d.routes.push(route);
-                self.routes += 1;
+    /// A new path gets the lowest ADD-PATH identifier not in use for the
+    /// prefix (RFC 7911 §3: unique per prefix and sender).
+    pub fn update(&mut self, prefix: Prefix, mut route: Route) -> Delta {
+        let h = self.hasher.hash_one(prefix);
+        let Table {
+            index,
+            slots,
+            hasher,
+            routes,
+        } = self;
+        let entry = index.entry(
+            h,
+            |&i| slots[i as usize].prefix == prefix,
+            |&i| hasher.hash_one(slots[i as usize].prefix),
+        );
+        let slot = match entry {
+            Entry::Vacant(v) => {
+                route.out_id = 1;
+                v.insert(slots.len() as u32);
+                slots.push(Slot {
+                    prefix,
+                    paths: Paths::One(route.clone()),
+                });
+                *routes += 1;
+                return Delta {
+                    prefix,
+                    before: None,
+                    after: Some(route.clone()),
+                    best: Some((None, Some(route))),
+                };
             }
-        }
-        Self::reselect(d, before)
-    }
-
-    /// Removes one path. Returns whether the best route changed.
-    pub fn withdraw(&mut self, prefix: &Prefix, peer: Option<PeerId>, path_id: u32) -> bool {
-        let Some(d) = self.dests.get_mut(prefix) else {
-            return false;
+            Entry::Occupied(o) => &mut slots[*o.get() as usize],
         };
-        let before = Self::best_key(d);
-        let n = d.routes.len();
-        d.routes.retain(|r| !same_path(r, peer, path_id));
-        self.routes -= n - d.routes.len();
-        let changed = Self::reselect(d, before);
-        if d.routes.is_empty() {
-            self.dests.remove(prefix);
+        let old_best = slot.paths.as_slice()[0].clone();
+        let existing = slot
+            .paths
+            .as_slice()
+            .iter()
+            .position(|r| r.source.peer == route.source.peer && r.path_id == route.path_id);
+        let before = match existing {
+            Some(i) => {
+                let r = &mut slot.paths.as_mut_slice()[i];
+                route.out_id = r.out_id;
+                Some(std::mem::replace(r, route.clone()))
+            }
+            None => {
+                let used = |id: u32| slot.paths.as_slice().iter().any(|r| r.out_id == id);
+                route.out_id = (1..).find(|id| !used(*id)).unwrap_or(u32::MAX);
+                slot.paths.push(route.clone());
+                *routes += 1;
+                None
+            }
+        };
+        slot.paths.reselect();
+        let new_best = &slot.paths.as_slice()[0];
+        let best = (!same(Some(&old_best), Some(new_best))).then(|| (Some(old_best), Some(new_best.clone())));
+        Delta {
+            prefix,
+            before,
+            after: Some(route),
+            best,
         }
-        changed
     }
 
-    /// Removes every route of a peer (session down). Returns the prefixes
-    /// whose best route changed.
-    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Prefix> {
-        let mut changed = Vec::new();
-        let mut removed = 0;
-        self.dests.retain(|p, d| {
-            let before = Self::best_key(d);
-            let n = d.routes.len();
-            d.routes.retain(|r| r.source.peer != Some(peer));
-            removed += n - d.routes.len();
-            if Self::reselect(d, before) {
-                changed.push(*p);
+    /// Removes one path; `None` when there was no such path.
+    pub fn withdraw(&mut self, prefix: &Prefix, peer: Option<PeerId>, path_id: u32) -> Option<Delta> {
+        let i = self.find(prefix)?;
+        let j = self.slots[i]
+            .paths
+            .as_slice()
+            .iter()
+            .position(|r| r.source.peer == peer && r.path_id == path_id)?;
+        Some(self.remove_path(i, j))
+    }
+
+    /// Removes path `j` of slot `i`, and the slot when it was the last.
+    fn remove_path(&mut self, i: usize, j: usize) -> Delta {
+        self.routes -= 1;
+        let prefix = self.slots[i].prefix;
+        let old_best = self.slots[i].paths.as_slice()[0].clone();
+        let paths = std::mem::replace(&mut self.slots[i].paths, Paths::Many(Vec::new()));
+        let (rest, removed) = paths.remove(j);
+        let new_best = match rest {
+            Some(mut p) => {
+                p.reselect();
+                let b = p.as_slice()[0].clone();
+                self.slots[i].paths = p;
+                Some(b)
             }
-            !d.routes.is_empty()
-        });
-        self.routes -= removed;
-        changed
+            None => {
+                self.remove_slot(i);
+                None
+            }
+        };
+        let best = (!same(Some(&old_best), new_best.as_ref())).then_some((Some(old_best), new_best));
+        Delta {
+            prefix,
+            before: Some(removed),
+            after: None,
+            best,
+        }
+    }
+
+    /// Drops slot `i`: the last slot moves into its place.
+    fn remove_slot(&mut self, i: usize) {
+        let h = self.hasher.hash_one(self.slots[i].prefix);
+        if let Ok(e) = self.index.find_entry(h, |&x| x as usize == i) {
+            e.remove();
+        }
+        let last = self.slots.len() - 1;
+        if i != last {
+            let hl = self.hasher.hash_one(self.slots[last].prefix);
+            if let Some(x) = self.index.find_mut(hl, |&x| x as usize == last) {
+                *x = i as u32;
+            }
+        }
+        self.slots.swap_remove(i);
+    }
+
+    /// Removes every route of a peer (session down), one delta per path.
+    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Delta> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.slots.len() {
+            let mut gone = false;
+            while let Some(j) = self
+                .slots
+                .get(i)
+                .and_then(|s| s.paths.as_slice().iter().position(|r| r.source.peer == Some(peer)))
+            {
+                let single = self.slots[i].paths.as_slice().len() == 1;
+                out.push(self.remove_path(i, j));
+                if single {
+                    // The slot went; another moved into `i`.
+                    gone = true;
+                    break;
+                }
+            }
+            if !gone {
+                i += 1;
+            }
+        }
+        out
     }
 
     /// The best route to `prefix`.
     pub fn best(&self, prefix: &Prefix) -> Option<&Route> {
-        self.dests.get(prefix).and_then(|d| d.routes.first())
+        self.routes(prefix).first()
     }
 
     /// Every route to `prefix`, the best first.
     pub fn routes(&self, prefix: &Prefix) -> &[Route] {
-        self.dests.get(prefix).map_or(&[], |d| &d.routes)
+        self.find(prefix).map_or(&[], |i| self.slots[i].paths.as_slice())
+    }
+
+    /// Every prefix with its routes, the best first, in no set order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &[Route])> {
+        self.slots.iter().map(|s| (&s.prefix, s.paths.as_slice()))
     }
 
     /// Prefixes with at least one route.
     pub fn prefixes(&self) -> impl Iterator<Item = &Prefix> {
-        self.dests.keys()
+        self.slots.iter().map(|s| &s.prefix)
     }
 
     /// Number of prefixes (networks).
     pub fn len(&self) -> usize {
-        self.dests.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.dests.is_empty()
+        self.slots.is_empty()
     }
 
     /// Number of routes (paths) over all prefixes.

@@ -44,6 +44,7 @@ fn route(source: Arc<Source>, a: Arc<RouteAttrs>) -> Route {
     Route {
         source,
         path_id: 0,
+        out_id: 0,
         attrs: a,
         igp_cost: None,
         since: 0,
@@ -174,26 +175,40 @@ fn the_table_keeps_every_path_and_the_best_first() {
     let mut t = Table::new();
     let s1 = src(1, "10.0.0.1", "1.1.1.1", false);
     let s2 = src(2, "10.0.0.2", "2.2.2.2", false);
-    assert!(t.update(p("10.244.1.0/26"), route(s2.clone(), attrs(|_| {}))));
+    assert!(t
+        .update(p("10.244.1.0/26"), route(s2.clone(), attrs(|_| {})))
+        .best_changed());
     assert!(
-        t.update(p("10.244.1.0/26"), route(s1.clone(), attrs(|_| {}))),
+        t.update(p("10.244.1.0/26"), route(s1.clone(), attrs(|_| {})))
+            .best_changed(),
         "lower router ID takes over"
     );
     assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(1));
     assert_eq!((t.len(), t.route_count()), (1, 2));
     // Replacing a path with a worse one hands over to the other.
-    assert!(t.update(
-        p("10.244.1.0/26"),
-        route(s1.clone(), attrs(|a| a.local_pref = Some(50)))
-    ));
+    assert!(t
+        .update(
+            p("10.244.1.0/26"),
+            route(s1.clone(), attrs(|a| a.local_pref = Some(50)))
+        )
+        .best_changed());
     assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(2));
     assert_eq!(t.route_count(), 2);
     // A withdrawal of the non-best path changes nothing visible.
-    assert!(!t.withdraw(&p("10.244.1.0/26"), Some(1), 0));
-    assert!(!t.withdraw(&p("10.9.9.0/24"), Some(1), 0), "unknown prefix: no-op");
+    let d = t.withdraw(&p("10.244.1.0/26"), Some(1), 0).expect("a path went");
+    assert!(!d.best_changed());
+    assert!(
+        t.withdraw(&p("10.9.9.0/24"), Some(1), 0).is_none(),
+        "unknown prefix: no-op"
+    );
     t.update(p("10.244.2.0/26"), route(s2.clone(), attrs(|_| {})));
     // Peer 2 goes down: both prefixes lose their best, and vanish.
-    let mut changed = t.remove_peer(2);
+    let mut changed: Vec<Prefix> = t
+        .remove_peer(2)
+        .into_iter()
+        .filter(|d| d.best_changed())
+        .map(|d| d.prefix)
+        .collect();
     changed.sort();
     assert_eq!(changed, vec![p("10.244.1.0/26"), p("10.244.2.0/26")]);
     assert!(t.is_empty());

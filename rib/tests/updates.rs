@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bgp_wire::attributes::{AsPath, Origin};
 use bgp_wire::{Asn, Family, Message, NlriEntry, Prefix, SessionCtx};
-use rib::adj_out::{by_family, AdjRibOut, Change};
 use rib::updates::{pack, received};
 use rib::{Interner, RouteAttrs};
 
@@ -120,21 +119,4 @@ fn treat_as_withdraw_turns_announcements_into_withdrawals() {
     let r = received(&u);
     assert!(r.announced.is_empty());
     assert_eq!(r.withdrawn.len(), 2);
-}
-
-#[test]
-fn adj_rib_out_sends_only_changes() {
-    let mut i = Interner::default();
-    let mut out = AdjRibOut::default();
-    let a = attrs(&mut i, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 65001);
-    let p = v4(1, 24);
-    assert_eq!(out.set(p, Some(a.clone())), Some(Change::Announce(p, a.clone())));
-    assert_eq!(out.set(p, Some(a.clone())), None, "unchanged");
-    let b = attrs(&mut i, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 65001);
-    assert!(matches!(out.set(p, Some(b)), Some(Change::Announce(..))));
-    assert_eq!(out.set(p, None), Some(Change::Withdraw(p)));
-    assert_eq!(out.set(p, None), None, "nothing to withdraw twice");
-    let six = Prefix::v6(Ipv6Addr::LOCALHOST, 128).unwrap();
-    let groups = by_family(&[Change::Announce(p, a.clone()), Change::Withdraw(six)]);
-    assert_eq!(groups.len(), 2);
 }
