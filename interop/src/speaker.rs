@@ -68,6 +68,17 @@ impl Session {
         Ok(s)
     }
 
+    /// Reads and discards whatever the peer sends, on a thread of its
+    /// own, until the socket is shut down: a generator must not let the
+    /// device's UPDATEs back up.
+    pub fn drain(&self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let mut r = self.stream.try_clone()?;
+        Ok(std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+        }))
+    }
+
     pub fn send(&mut self, m: &Message) -> std::io::Result<()> {
         let b = m.to_bytes(&self.ctx).map_err(std::io::Error::other)?;
         self.stream.write_all(&b)
@@ -133,6 +144,15 @@ fn socket2_connect(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<TcpStre
 /// a few thousand distinct attribute sets (AS paths of 2–7 ASNs,
 /// 0–4 communities, some MEDs), next hop `nh`, first AS `first_as`.
 pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
+    generate_range(0, n, nh, &[first_as])
+}
+
+/// As [`generate`], for the `n` prefixes from the `start`-th on, with AS
+/// paths that begin with `head` (a peer's AS, prepended as often as it
+/// should lose by). The same `start` gives the same prefixes and the same
+/// attribute sets apart from the head, so several generators can offer
+/// one table along different paths.
+pub fn generate_range(start: usize, n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
     let mut interner = Interner::default();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut rnd = move || {
@@ -144,7 +164,7 @@ pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<Ro
     let sets: Vec<Arc<RouteAttrs>> = (0..4000)
         .map(|_| {
             let len = 1 + (rnd() % 6) as usize;
-            let mut asns = vec![Asn(first_as)];
+            let mut asns: Vec<Asn> = head.iter().map(|a| Asn(*a)).collect();
             asns.extend((0..len).map(|_| Asn(1 + (rnd() % 64000) as u32)));
             let communities = (0..rnd() % 5)
                 .map(|_| Community((65000 << 16) | (rnd() % 1000) as u32))
@@ -168,7 +188,7 @@ pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<Ro
             })
         })
         .collect();
-    (0..n)
+    (start..start + n)
         .map(|i| {
             // 1.0.0.0/24 upwards, skipping nothing: n distinct /24s.
             let p = Prefix::v4(Ipv4Addr::from(0x0100_0000u32 + ((i as u32) << 8)), 24).expect("prefix");
@@ -198,6 +218,19 @@ pub fn send_routes(s: &mut Session, routes: &[(NlriEntry, Arc<RouteAttrs>)]) -> 
 /// answers keepalives.
 pub fn observe(s: &mut Session, want: usize, limit: Duration) -> std::io::Result<Duration> {
     let start = Instant::now();
+    observe_until(s, want, limit, |_| true).map(|done| done - start)
+}
+
+/// Reads until `want` distinct prefixes are held whose latest attributes
+/// pass `accept` (a route that fails it counts as not held); returns when
+/// that happened. Sends keepalives meanwhile.
+pub fn observe_until(
+    s: &mut Session,
+    want: usize,
+    limit: Duration,
+    accept: impl Fn(&RouteAttrs) -> bool,
+) -> std::io::Result<Instant> {
+    let start = Instant::now();
     let mut held: HashSet<Prefix> = HashSet::with_capacity(want);
     s.stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut last_ka = Instant::now();
@@ -208,17 +241,23 @@ pub fn observe(s: &mut Session, want: usize, limit: Duration) -> std::io::Result
                 held.len()
             )));
         }
-        if last_ka.elapsed() > Duration::from_secs(30) {
+        if last_ka.elapsed() > Duration::from_secs(20) {
             s.send(&Message::Keepalive)?;
             last_ka = Instant::now();
         }
         match s.recv() {
             Ok(Message::Update(u)) => {
-                for (_, e) in u.withdrawals() {
+                let r = rib::updates::received(&u);
+                for (_, e) in &r.withdrawn {
                     held.remove(&e.prefix);
                 }
-                for (_, e) in u.announced() {
-                    held.insert(e.prefix);
+                let ok = r.attrs_v4.as_ref().or(r.attrs_mp.as_ref()).is_some_and(&accept);
+                for (_, e) in &r.announced {
+                    if ok {
+                        held.insert(e.prefix);
+                    } else {
+                        held.remove(&e.prefix);
+                    }
                 }
             }
             Ok(_) => {}
@@ -226,5 +265,5 @@ pub fn observe(s: &mut Session, want: usize, limit: Duration) -> std::io::Result
             Err(e) => return Err(e),
         }
     }
-    Ok(start.elapsed())
+    Ok(Instant::now())
 }

@@ -272,3 +272,68 @@ fn two_reflectors_with_one_cluster_id_do_not_loop() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(tc.birdc("show route"), before, "stable: no loop, no flap");
 }
+
+#[test]
+fn ternd_reflects_every_path_to_add_path_clients() {
+    if skip(&["bird", "birdc", "ip"]) {
+        return;
+    }
+    // Calico advertises service ranges from every node: with ADD-PATH
+    // (Calico's `add paths on`) the reflector passes on each node's path,
+    // so clients can spread the traffic (RFC 7911).
+    let lan = Lan::new(46, 5);
+    let (rr, o1, o2, rx, tc) = (lan.v4(0), lan.v4(1), lan.v4(2), lan.v4(3), lan.v4(4));
+    let dir = TempDir::new("ap-rr");
+    let mut conf = format!(
+        "router_id = \"{rr}\"\nasn = 64512\nlisten = [\"{rr}:179\"]\nctl_socket = \"{{CTL}}\"\ncluster_id = \"244.0.0.1\"\n"
+    );
+    for (i, a) in [&o1, &o2, &rx, &tc].iter().enumerate() {
+        conf += &tern_peer(&format!("Node_{}", i + 2), a, &rr, 64512, true, true);
+    }
+    let _t = Ternd::start_in(&dir, &conf, Some(&lan.nodes[0]));
+    let (d1, d2, d3, d4) = (
+        TempDir::new("ap-1"),
+        TempDir::new("ap-2"),
+        TempDir::new("ap-rx"),
+        TempDir::new("ap-t"),
+    );
+    let _b1 = Bird::start_in(&d1, &bird_client(&o1, &rr, "10.101.0.0/16"), Some(&lan.nodes[1]));
+    let _b2 = Bird::start_in(&d2, &bird_client(&o2, &rr, "10.101.0.0/16"), Some(&lan.nodes[2]));
+    let receiver = format!(
+        r#"router id {rx};
+protocol device {{ }}
+protocol direct {{ ipv4; interface "eth0"; }}
+protocol bgp reflector {{
+  local {rx} as 64512;
+  neighbor {rr} as 64512;
+  hold time 9;
+  connect delay time 1;
+  connect retry time 2;
+  ipv4 {{ import all; export none; add paths rx; }};
+}}
+"#
+    );
+    let b = Bird::start_in(&d3, &receiver, Some(&lan.nodes[3]));
+    let client = format!(
+        "router_id = \"{tc}\"\nasn = 64512\nlisten = [\"{tc}:179\"]\nctl_socket = \"{{CTL}}\"\n{}",
+        tern_peer("Node_rr", &rr, &tc, 64512, false, false)
+    );
+    let t = Ternd::start_in(&d4, &client, Some(&lan.nodes[4]));
+    let shown = wait_for(CONVERGE, "BIRD to hold both paths of 10.101.0.0/16", || {
+        let o = b.birdc("show route 10.101.0.0/16 all");
+        (o.contains(&format!("BGP.next_hop: {o1}")) && o.contains(&format!("BGP.next_hop: {o2}"))).then_some(o)
+    });
+    assert_eq!(shown.matches("BGP.cluster_list: 244.0.0.1").count(), 2, "{shown}");
+    let ours = wait_for(CONVERGE, "the ternd client to hold both paths", || {
+        let o = t.birdc("show route for 10.101.0.1 all");
+        (o.contains(&format!("BGP.next_hop: {o1}")) && o.contains(&format!("BGP.next_hop: {o2}"))).then_some(o)
+    });
+    assert_eq!(ours.matches("BGP.originator_id:").count(), 2, "{ours}");
+    // One path goes: the other stays, alone.
+    drop(_b1);
+    let left = wait_for(CONVERGE, "BIRD to drop the first node's path", || {
+        let o = b.birdc("show route 10.101.0.0/16 all");
+        (!o.contains(&format!("BGP.next_hop: {o1}")) && o.contains(&format!("BGP.next_hop: {o2}"))).then_some(o)
+    });
+    assert_eq!(left.matches("BGP.next_hop:").count(), 1, "{left}");
+}
