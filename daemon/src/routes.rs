@@ -20,9 +20,10 @@ use crate::config::Config;
 /// A peer's number: its position in the configuration.
 pub type PeerId = u32;
 
-/// Where the RIB sends a session its UPDATEs, tagged with the session's
+/// Where the RIB sends a session its UPDATEs, encoded for the session
+/// (wire bytes are the smallest form to queue), tagged with the session's
 /// epoch so a batch meant for an earlier session is never sent on a new one.
-pub type UpdateSender = mpsc::UnboundedSender<(u64, Vec<Update>)>;
+pub type UpdateSender = mpsc::UnboundedSender<(u64, bytes::Bytes)>;
 
 /// What a peer task tells the RIB task.
 pub enum RibMsg {
@@ -75,6 +76,10 @@ pub struct RouteView {
     pub blackhole: bool,
 }
 
+/// Table changes propagated together at most (bounds the batch's memory
+/// and the delay of the first change in it).
+const MAX_BATCH: usize = 16_384;
+
 struct PeerState {
     source: Arc<Source>,
     target: Target,
@@ -84,6 +89,8 @@ struct PeerState {
     ctx: SessionCtx,
     /// Routes the peer now holds from us (`show protocols all`).
     exported: usize,
+    /// Its export class (see [`Exporter::class`]).
+    class: u32,
     epoch: u64,
     tx: UpdateSender,
 }
@@ -101,9 +108,16 @@ impl PeerState {
             // RFC 4724 §2: End-of-RIB after the initial table, per family.
             ups.extend(self.families.iter().map(|f| Update::end_of_rib(*f)));
         }
-        if !ups.is_empty() {
-            let _ = self.tx.send((self.epoch, ups));
+        if ups.is_empty() {
+            return;
         }
+        let mut buf = bytes::BytesMut::new();
+        for u in ups {
+            if let Err(e) = bgp_wire::Message::Update(Box::new(u)).encode(&mut buf, &self.ctx) {
+                tracing::warn!("cannot encode an UPDATE: {e}");
+            }
+        }
+        let _ = self.tx.send((self.epoch, buf.freeze()));
     }
 
     /// Whether routes to `prefix` go to this peer at all, and with
@@ -122,7 +136,10 @@ impl PeerState {
 struct Exporter {
     local: Local,
     interner: Interner,
-    cache: hashbrown::HashMap<(usize, usize, PeerId, bool), Cached>,
+    cache: hashbrown::HashMap<(usize, usize, u32, bool), Cached>,
+    classes: Vec<Target>,
+    /// Cache size at which dead entries are swept out.
+    sweep_at: usize,
 }
 
 struct Cached {
@@ -132,12 +149,34 @@ struct Cached {
 }
 
 impl Exporter {
-    fn export(&mut self, route: &Route, family: Family, target: &Target) -> Option<Arc<RouteAttrs>> {
+    /// The class of `target`: peers that differ only in who they are get
+    /// the same rewritten attributes, so they share cache entries (a
+    /// reflector's clients, a node's mesh peers).
+    fn class(&mut self, target: &Target) -> u32 {
+        let t = Target {
+            peer: 0,
+            ..target.clone()
+        };
+        match self.classes.iter().position(|c| *c == t) {
+            Some(i) => i as u32,
+            None => {
+                self.classes.push(t);
+                (self.classes.len() - 1) as u32
+            }
+        }
+    }
+
+    fn export(&mut self, route: &Route, family: Family, target: &Target, class: u32) -> Option<Arc<RouteAttrs>> {
+        // The one rule that depends on the peer itself, checked before the
+        // cache shared by its class: never back to where it came from.
+        if route.source.peer == Some(target.peer) {
+            return None;
+        }
         // The family is part of the key: the next hop depends on it.
         let key = (
             Arc::as_ptr(&route.attrs) as usize,
             Arc::as_ptr(&route.source) as usize,
-            target.peer,
+            class,
             family == Family::IPV4_UNICAST,
         );
         if let Some(c) = self.cache.get(&key) {
@@ -148,9 +187,12 @@ impl Exporter {
             }
         }
         let out = export(&self.local, route, family, target).map(|a| self.interner.intern(a));
-        if self.cache.len() > 4 * self.interner.entries().max(1024) {
+        if self.cache.len() >= self.sweep_at {
+            // Drop entries of gone allocations; sweep again only when the
+            // cache has doubled, so the cost per insert stays constant.
             self.cache
                 .retain(|_, c| c.attrs.strong_count() > 0 && c.source.strong_count() > 0);
+            self.sweep_at = (2 * self.cache.len()).max(4096);
         }
         self.cache.insert(
             key,
@@ -204,6 +246,8 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
             },
             interner: Interner::default(),
             cache: hashbrown::HashMap::new(),
+            sweep_at: 4096,
+            classes: Vec::new(),
         },
         peers: HashMap::new(),
         names: cfg.peers.iter().map(|p| p.name.clone()).collect(),
@@ -238,24 +282,54 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
 
 impl Rib {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RibMsg>) {
-        while let Some(m) = rx.recv().await {
-            match m {
-                RibMsg::Up {
-                    peer,
-                    epoch,
-                    negotiated,
-                    local_address,
-                    tx,
-                } => self.up(peer, epoch, &negotiated, local_address, tx),
-                RibMsg::Down { peer } => self.down(peer),
-                RibMsg::Update { peer, update } => self.update(peer, &update),
-                RibMsg::Refresh { peer, family } => self.refresh(peer, family),
-                RibMsg::Query(q, reply) => {
-                    let _ = reply.send(self.query(&q));
+        let mut deltas = Vec::new();
+        while let Some(first) = rx.recv().await {
+            // UPDATEs that queued up while we worked are applied together
+            // and propagated once: each peer then gets one batch, in which
+            // a prefix that changed several times counts once (as BIRD's
+            // export buckets do). Anything else first flushes the batch,
+            // so messages keep their order.
+            let mut next = Some(first);
+            while let Some(m) = next.take() {
+                match m {
+                    RibMsg::Update { peer, update } => self.update(peer, &update, &mut deltas),
+                    other => {
+                        self.propagate(&deltas);
+                        deltas.clear();
+                        self.handle(other);
+                    }
                 }
-                RibMsg::Counts(reply) => {
-                    let _ = reply.send(self.counts());
+                if deltas.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
                 }
+            }
+            self.propagate(&deltas);
+            deltas.clear();
+        }
+    }
+
+    /// Everything but an UPDATE (those are batched by `run`).
+    fn handle(&mut self, m: RibMsg) {
+        match m {
+            RibMsg::Up {
+                peer,
+                epoch,
+                negotiated,
+                local_address,
+                tx,
+            } => self.up(peer, epoch, &negotiated, local_address, tx),
+            RibMsg::Down { peer } => self.down(peer),
+            RibMsg::Update { peer, update } => {
+                let mut deltas = Vec::new();
+                self.update(peer, &update, &mut deltas);
+                self.propagate(&deltas);
+            }
+            RibMsg::Refresh { peer, family } => self.refresh(peer, family),
+            RibMsg::Query(q, reply) => {
+                let _ = reply.send(self.query(&q));
+            }
+            RibMsg::Counts(reply) => {
+                let _ = reply.send(self.counts());
             }
         }
     }
@@ -287,8 +361,8 @@ impl Rib {
             for (d, _) in deltas.iter().zip(&allowed).filter(|(_, ok)| **ok) {
                 let Some(add_path) = st.takes(&d.prefix) else { continue };
                 let family = d.prefix.family();
-                let target = &st.target;
-                if let Some((c, n)) = change_for(d, add_path, |r| exporter.export(r, family, target)) {
+                let (target, class) = (&st.target, st.class);
+                if let Some((c, n)) = change_for(d, add_path, |r| exporter.export(r, family, target, class)) {
                     st.exported = st.exported.saturating_add_signed(isize::from(n));
                     changes.push(c);
                 }
@@ -319,8 +393,10 @@ impl Rib {
             }
             let Some(add_path) = st.takes(p) else { continue };
             let f = p.family();
-            let target = &st.target;
-            changes.extend(announcements(*p, routes, add_path, |r| exporter.export(r, f, target)));
+            let (target, class) = (&st.target, st.class);
+            changes.extend(announcements(*p, routes, add_path, |r| {
+                exporter.export(r, f, target, class)
+            }));
         }
         changes
     }
@@ -346,6 +422,7 @@ impl Rib {
             local_address6: s.local_address6,
         };
         let ctx = n.tx_ctx();
+        let class = self.exporter.class(&target);
         self.peers.insert(
             peer,
             PeerState {
@@ -355,6 +432,7 @@ impl Rib {
                 add_path: ctx.add_path.clone(),
                 ctx,
                 exported: 0,
+                class,
                 epoch,
                 tx,
             },
@@ -373,7 +451,8 @@ impl Rib {
         self.propagate(&deltas);
     }
 
-    fn update(&mut self, peer: PeerId, u: &Update) {
+    /// Applies one UPDATE to the table, adding what changed to `deltas`.
+    fn update(&mut self, peer: PeerId, u: &Update, deltas: &mut Vec<Delta>) {
         let Some(st) = self.peers.get(&peer) else { return };
         let source = st.source.clone();
         let allow = self
@@ -381,7 +460,6 @@ impl Rib {
             .get(peer as usize)
             .map_or(0, |s| usize::from(s.allow_local_as));
         let mut r = rib::updates::received(u);
-        let mut deltas = Vec::new();
         for (_, e) in &r.withdrawn {
             let id = e.path_id.map_or(0, |p| p.0);
             deltas.extend(self.table.withdraw(&e.prefix, Some(peer), id));
@@ -426,7 +504,6 @@ impl Rib {
                 None => deltas.extend(self.table.withdraw(&e.prefix, Some(peer), id)),
             }
         }
-        self.propagate(&deltas);
     }
 
     fn refresh(&mut self, peer: PeerId, family: Family) {

@@ -37,6 +37,7 @@ enum WriterMsg {
 struct Conn {
     tx: mpsc::UnboundedSender<WriterMsg>,
     reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
     local: Option<SocketAddr>,
 }
 
@@ -51,7 +52,8 @@ struct Task {
     next_incoming: u64,
     /// The socket error of the last failed outgoing attempt, for `show protocols`.
     socket_error: Option<String>,
-    /// Readers of connections we closed, draining until the peer closes too.
+    /// Writers of connections we closed, flushing (a NOTIFICATION, say),
+    /// and their readers, draining until the peer closes too.
     closing: Vec<tokio::task::JoinHandle<()>>,
     /// This peer's number for the RIB task.
     id: crate::routes::PeerId,
@@ -134,7 +136,7 @@ impl Task {
         mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
         mut accepted: mpsc::UnboundedReceiver<TcpStream>,
         mut events: mpsc::UnboundedReceiver<(ConnId, ConnEvent)>,
-        mut updates: mpsc::UnboundedReceiver<(u64, Vec<bgp_wire::Update>)>,
+        mut updates: mpsc::UnboundedReceiver<(u64, bytes::Bytes)>,
     ) {
         self.feed(Event::Start);
         loop {
@@ -152,9 +154,11 @@ impl Task {
                         let r = self.command(cmd);
                         let _ = reply.send(r);
                         if stop {
-                            // Wait (a little) for each peer to close its side after
-                            // our NOTIFICATION: exiting with its data unread would
-                            // make the kernel send RST, which can lose the NOTIFICATION.
+                            // Wait (a little) for our writers to flush and each
+                            // peer to close its side after our NOTIFICATION:
+                            // exiting first loses what is unwritten, and exiting
+                            // with the peer's data unread makes the kernel send
+                            // RST, which can lose the NOTIFICATION too.
                             let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
                             for r in self.closing.drain(..) {
                                 let _ = tokio::time::timeout_at(deadline, r).await;
@@ -228,23 +232,18 @@ impl Task {
         }
     }
 
-    /// Sends UPDATEs the RIB computed, if they are for the current session.
-    fn send_updates(&mut self, epoch: u64, ups: Vec<bgp_wire::Update>) {
-        if epoch != self.epoch {
+    /// Sends UPDATEs the RIB computed (encoded for this session), if they
+    /// are for the current session.
+    fn send_updates(&mut self, epoch: u64, ups: bytes::Bytes) {
+        if epoch != self.epoch || ups.is_empty() {
             return;
         }
-        let (Some(conn), Some(n)) = (self.fsm.established_conn(), self.fsm.negotiated()) else {
+        let Some(conn) = self.fsm.established_conn() else {
             return;
         };
-        let ctx = n.tx_ctx();
-        let Some(c) = self.conns.get(&conn) else { return };
-        let mut buf = BytesMut::new();
-        for u in ups {
-            if let Err(e) = Message::Update(Box::new(u)).encode(&mut buf, &ctx) {
-                warn!(peer = %self.name, "cannot encode an UPDATE: {e}");
-            }
+        if let Some(c) = self.conns.get(&conn) {
+            let _ = c.tx.send(WriterMsg::Data(ups));
         }
-        let _ = c.tx.send(WriterMsg::Data(buf.freeze()));
     }
 
     fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
@@ -355,13 +354,33 @@ impl Task {
         let (mut rd, mut wr) = stream.into_split();
         let (wtx, mut wrx) = mpsc::unbounded_channel::<WriterMsg>();
         let events = self.events_tx.clone();
-        tokio::spawn(async move {
+        let writer = tokio::spawn(async move {
             while let Some(m) = wrx.recv().await {
                 match m {
-                    WriterMsg::Data(b) => {
+                    WriterMsg::Data(mut b) => {
+                        // Whatever else is queued goes in the same write:
+                        // one system call for many small UPDATEs.
+                        let mut close = false;
+                        if !wrx.is_empty() {
+                            let mut joined = BytesMut::from(&b[..]);
+                            while joined.len() < (1 << 20) {
+                                match wrx.try_recv() {
+                                    Ok(WriterMsg::Data(more)) => joined.extend_from_slice(&more),
+                                    Ok(WriterMsg::Close) => {
+                                        close = true;
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            b = joined.freeze();
+                        }
                         if let Err(e) = wr.write_all(&b).await {
                             let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
                             return;
+                        }
+                        if close {
+                            break;
                         }
                         if wrx.is_empty() {
                             let _ = events.send((id, ConnEvent::Drained));
@@ -409,7 +428,15 @@ impl Task {
                 }
             }
         });
-        self.conns.insert(id, Conn { tx: wtx, reader, local });
+        self.conns.insert(
+            id,
+            Conn {
+                tx: wtx,
+                reader,
+                writer,
+                local,
+            },
+        );
     }
 
     fn feed(&mut self, ev: Event) {
@@ -455,6 +482,7 @@ impl Task {
                         abort.abort();
                     });
                     self.closing.retain(|r| !r.is_finished());
+                    self.closing.push(c.writer);
                     self.closing.push(c.reader);
                 }
             }

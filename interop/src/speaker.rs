@@ -144,7 +144,7 @@ fn socket2_connect(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<TcpStre
 /// a few thousand distinct attribute sets (AS paths of 2–7 ASNs,
 /// 0–4 communities, some MEDs), next hop `nh`, first AS `first_as`.
 pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
-    generate_range(0, n, nh, &[first_as])
+    generate_range(0, n, nh, &[first_as], None)
 }
 
 /// As [`generate`], for the `n` prefixes from the `start`-th on, with AS
@@ -152,7 +152,15 @@ pub fn generate(n: usize, nh: Ipv4Addr, first_as: u32) -> Vec<(NlriEntry, Arc<Ro
 /// should lose by). The same `start` gives the same prefixes and the same
 /// attribute sets apart from the head, so several generators can offer
 /// one table along different paths.
-pub fn generate_range(start: usize, n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
+/// `local_pref` goes on every route (iBGP peers need one: FRR treats an
+/// iBGP UPDATE without it as a withdrawal).
+pub fn generate_range(
+    start: usize,
+    n: usize,
+    nh: Ipv4Addr,
+    head: &[u32],
+    local_pref: Option<u32>,
+) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
     let mut interner = Interner::default();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut rnd = move || {
@@ -183,6 +191,7 @@ pub fn generate_range(start: usize, n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec
                 },
                 next_hop: Some(std::net::IpAddr::V4(nh)),
                 med: (rnd() % 3 == 0).then(|| (rnd() % 100) as u32),
+                local_pref,
                 communities,
                 ..RouteAttrs::default()
             })
@@ -190,8 +199,14 @@ pub fn generate_range(start: usize, n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec
         .collect();
     (start..start + n)
         .map(|i| {
-            // 1.0.0.0/24 upwards, skipping nothing: n distinct /24s.
-            let p = Prefix::v4(Ipv4Addr::from(0x0100_0000u32 + ((i as u32) << 8)), 24).expect("prefix");
+            // 1.0.0.0/24 upwards, n distinct /24s, stepping over 10/8
+            // where the test networks live (a device's own connected route
+            // there would win over the generated one).
+            let mut a = 0x0100_0000u32 + ((i as u32) << 8);
+            if a >= 0x0a00_0000 {
+                a += 0x0100_0000;
+            }
+            let p = Prefix::v4(Ipv4Addr::from(a), 24).expect("prefix");
             // Runs of 1–4 prefixes share an attribute set, as in a real table.
             (NlriEntry::new(p), sets[(i / 3) % sets.len()].clone())
         })

@@ -56,9 +56,8 @@ pub fn start(which: &str, dir: &TempDir, ns: &Netns, s: &Setup) -> Option<Proc> 
             )
         }
         "bird" => {
-            let mut conf = format!(
-                "router id {dut};\nprotocol device {{ }}\nprotocol direct {{ ipv4; interface \"eth0\"; }}\n"
-            );
+            let mut conf =
+                format!("router id {dut};\nprotocol device {{ }}\nprotocol direct {{ ipv4; interface \"eth0\"; }}\n");
             for p in &s.peers {
                 let rr = if s.reflector && p.asn == DUT_AS {
                     format!("rr client; rr cluster id {CLUSTER};")

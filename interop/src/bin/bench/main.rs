@@ -146,9 +146,9 @@ impl Scenario {
 }
 
 fn short(n: usize) -> String {
-    if n % 1_000_000 == 0 {
+    if n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
-    } else if n % 1000 == 0 {
+    } else if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()
@@ -226,9 +226,9 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
         let ip: Ipv4Addr = sender_addr(&lan, i).parse().expect("ip");
         let asn = sender_as(i);
         let routes = match sc {
-            Scenario::Feeds { n, .. } if i == winner => generate_range(0, n, ip, &[asn]),
-            Scenario::Feeds { n, .. } => generate_range(0, n, ip, &[asn, asn]),
-            Scenario::Reflector { n, .. } => generate_range(i * n, n, ip, &[65001]),
+            Scenario::Feeds { n, .. } if i == winner => generate_range(0, n, ip, &[asn], None),
+            Scenario::Feeds { n, .. } => generate_range(0, n, ip, &[asn, asn], None),
+            Scenario::Reflector { n, .. } => generate_range(i * n, n, ip, &[65001], Some(100)),
         };
         let (barrier, stop) = (barrier.clone(), stop.clone());
         senders.push(in_ns(&lan.nodes[1], move || {
@@ -323,7 +323,10 @@ fn main() {
         None => vec!["tern", "bird", "gobgp", "frr"],
     };
     let most = scenarios.iter().map(|s| s.want()).max().unwrap_or(0);
-    println!("generator into a sink: {:.0} routes/s ({most} routes)", generator_rate(most));
+    println!(
+        "generator into a sink: {:.0} routes/s ({most} routes)",
+        generator_rate(most)
+    );
     let mut table = Vec::new();
     let mut net = 90u8;
     for sc in &scenarios {
