@@ -38,7 +38,12 @@ pub enum RibMsg {
     /// The session went down: its routes go.
     Down { peer: PeerId },
     /// An UPDATE from the session.
-    Update { peer: PeerId, update: Box<Update> },
+    Update {
+        peer: PeerId,
+        update: Box<Update>,
+        /// Held until the UPDATE is applied (see [`in_flight`]).
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
     /// A ROUTE-REFRESH: send everything of the family again.
     Refresh { peer: PeerId, family: Family },
     /// A question from the control socket.
@@ -74,6 +79,14 @@ pub struct RouteView {
     pub since: SystemTime,
     pub attrs: Arc<RouteAttrs>,
     pub blackhole: bool,
+}
+
+/// UPDATEs received but not yet applied, over all peers, at most. Readers
+/// take a permit per UPDATE and stop reading when none is left, so a flood
+/// waits in the peers' TCP windows, not in our memory (BIRD, with one
+/// thread, reads only as fast as it works, to the same effect).
+pub fn in_flight() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(1024))
 }
 
 /// Table changes propagated together at most (bounds the batch's memory
@@ -129,10 +142,11 @@ impl PeerState {
 }
 
 /// export() with its results interned and remembered: most routes share
-/// attribute sets, so each set is rewritten once per peer and family, not
-/// once per prefix. Keys are the addresses of the route's attribute and
-/// source allocations; the weak references tell whether an entry still
-/// belongs to the live allocations at those addresses.
+/// attribute sets, so each set is rewritten once per peer class and
+/// family, not once per prefix. Keys are the addresses of the route's
+/// attribute and source allocations; each entry holds weak references to
+/// both, which keep the allocations (not the values) alive, so no other
+/// attribute set can appear at a cached address while the entry exists.
 struct Exporter {
     local: Local,
     interner: Interner,
@@ -179,12 +193,10 @@ impl Exporter {
             class,
             family == Family::IPV4_UNICAST,
         );
+        // An entry's weak references keep its allocations from being
+        // reused, so an address in the key is still the same route's.
         if let Some(c) = self.cache.get(&key) {
-            let live = c.attrs.upgrade().is_some_and(|a| Arc::ptr_eq(&a, &route.attrs))
-                && c.source.upgrade().is_some_and(|s| Arc::ptr_eq(&s, &route.source));
-            if live {
-                return c.out.clone();
-            }
+            return c.out.clone();
         }
         let out = export(&self.local, route, family, target).map(|a| self.interner.intern(a));
         if self.cache.len() >= self.sweep_at {
@@ -283,6 +295,7 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
 impl Rib {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RibMsg>) {
         let mut deltas = Vec::new();
+        let mut permits = Vec::new();
         while let Some(first) = rx.recv().await {
             // UPDATEs that queued up while we worked are applied together
             // and propagated once: each peer then gets one batch, in which
@@ -292,7 +305,12 @@ impl Rib {
             let mut next = Some(first);
             while let Some(m) = next.take() {
                 match m {
-                    RibMsg::Update { peer, update } => self.update(peer, &update, &mut deltas),
+                    RibMsg::Update { peer, update, permit } => {
+                        self.update(peer, &update, &mut deltas);
+                        // Released together after the batch: one wake-up
+                        // of the readers per batch, not one per UPDATE.
+                        permits.extend(permit);
+                    }
                     other => {
                         self.propagate(&deltas);
                         deltas.clear();
@@ -305,6 +323,7 @@ impl Rib {
             }
             self.propagate(&deltas);
             deltas.clear();
+            permits.clear();
         }
     }
 
@@ -319,7 +338,7 @@ impl Rib {
                 tx,
             } => self.up(peer, epoch, &negotiated, local_address, tx),
             RibMsg::Down { peer } => self.down(peer),
-            RibMsg::Update { peer, update } => {
+            RibMsg::Update { peer, update, .. } => {
                 let mut deltas = Vec::new();
                 self.update(peer, &update, &mut deltas);
                 self.propagate(&deltas);

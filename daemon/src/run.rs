@@ -12,6 +12,7 @@ use crate::status::{Command, Daemon};
 pub async fn run(cfg: Config) -> std::io::Result<()> {
     let listeners = crate::server::bind(&cfg)?;
     let rib = crate::routes::spawn(&cfg);
+    let in_flight = crate::routes::in_flight();
     let mut peers = Vec::new();
     for (i, p) in cfg.peers.iter().enumerate() {
         let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ i as u64;
@@ -21,6 +22,7 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
             cfg.fsm_config(p),
             seed,
             rib.clone(),
+            in_flight.clone(),
         ));
     }
     let now = SystemTime::now();

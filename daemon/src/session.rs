@@ -23,7 +23,8 @@ use crate::status::{Command, CommandResult, PeerHandle, PeerStatus};
 enum ConnEvent {
     Connected(TcpStream),
     ConnectFailed(String),
-    Frame(Bytes),
+    /// A message, with the permit it took if it is an UPDATE.
+    Frame(Bytes, Option<tokio::sync::OwnedSemaphorePermit>),
     Framing(bgp_wire::HeaderError),
     Closed(Option<String>),
     Drained,
@@ -61,6 +62,10 @@ struct Task {
     updates_tx: crate::routes::UpdateSender,
     /// Counts sessions, so UPDATEs meant for an earlier one are dropped.
     epoch: u64,
+    /// Bounds the UPDATEs between our readers and the RIB.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// The permit of the UPDATE being handled.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -70,6 +75,7 @@ pub fn spawn(
     fsm_cfg: bgp_fsm::PeerConfig,
     seed: u64,
     rib: mpsc::UnboundedSender<crate::routes::RibMsg>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 ) -> PeerHandle {
     let status = Arc::new(Mutex::new(PeerStatus {
         name: settings.name.clone(),
@@ -118,6 +124,8 @@ pub fn spawn(
         rib,
         updates_tx: up_tx,
         epoch: 0,
+        in_flight,
+        permit: None,
     };
     tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx, up_rx));
     handle
@@ -305,10 +313,12 @@ impl Task {
                 self.socket_error = Some(format!("Socket: {e}"));
                 self.feed(Event::ConnectionFailed(id));
             }
-            ConnEvent::Frame(frame) => {
+            ConnEvent::Frame(frame, permit) => {
                 if !self.conns.contains_key(&id) {
                     return;
                 }
+                // Handed to the RIB with the UPDATE, or released below.
+                self.permit = permit;
                 let ctx = self.fsm.negotiated().map_or_else(SessionCtx::default, |n| n.rx_ctx());
                 match Message::decode(&frame, &ctx) {
                     Ok(m) => {
@@ -323,6 +333,7 @@ impl Task {
                         self.feed(Event::Malformed(id, e));
                     }
                 }
+                self.permit = None;
             }
             ConnEvent::Framing(e) => {
                 if self.conns.contains_key(&id) {
@@ -392,6 +403,7 @@ impl Task {
             let _ = wr.shutdown().await;
         });
         let events = self.events_tx.clone();
+        let in_flight = self.in_flight.clone();
         let reader = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(65536);
             // Framing allows the largest messages any session may use; the
@@ -404,7 +416,12 @@ impl Task {
                 loop {
                     match split_message(&mut buf, &lenient) {
                         Ok(Some(f)) => {
-                            if events.send((id, ConnEvent::Frame(f))).is_err() {
+                            // UPDATEs wait for room in the RIB's queue.
+                            let permit = match f.get(18) {
+                                Some(2) => in_flight.clone().acquire_owned().await.ok(),
+                                _ => None,
+                            };
+                            if events.send((id, ConnEvent::Frame(f, permit))).is_err() {
                                 return;
                             }
                         }
@@ -552,6 +569,7 @@ impl Task {
                     let _ = self.rib.send(crate::routes::RibMsg::Update {
                         peer: self.id,
                         update: u,
+                        permit: self.permit.take(),
                     });
                 }
                 Message::RouteRefresh(r) => {

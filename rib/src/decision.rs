@@ -71,56 +71,55 @@ pub enum Reason {
 }
 
 /// Compares two routes to the same prefix: `Less` means `a` is better.
+/// Steps are taken in order and only as far as needed: most comparisons
+/// end at LOCAL_PREF or the AS_PATH length.
 pub fn compare(a: &Route, b: &Route) -> (Ordering, Reason) {
+    macro_rules! step {
+        ($o:expr, $r:expr) => {
+            let o = $o;
+            if o != Ordering::Equal {
+                return (o, $r);
+            }
+        };
+    }
+    if Arc::ptr_eq(&a.attrs, &b.attrs) && Arc::ptr_eq(&a.source, &b.source) && a.path_id == b.path_id {
+        return (Ordering::Equal, Reason::Equal);
+    }
     let (x, y) = (&a.attrs, &b.attrs);
     let local = |r: &Route| r.source.peer.is_none();
-    let steps: [(Ordering, Reason); 11] = [
-        (local(b).cmp(&local(a)), Reason::Local),
-        (
-            y.local_pref_or_default().cmp(&x.local_pref_or_default()),
-            Reason::LocalPref,
-        ),
-        (x.as_path.route_len().cmp(&y.as_path.route_len()), Reason::AsPathLength),
-        (
-            x.origin.map_or(2, |o| o as u8).cmp(&y.origin.map_or(2, |o| o as u8)),
-            Reason::Origin,
-        ),
-        // MED counts only between routes through the same neighbouring
-        // AS (RFC 4271 §9.1.2.2 c); a missing MED is 0. Not transitive over
-        // three routes from different ASes: the order of comparison matters,
-        // as in BIRD.
-        (
-            if x.neighbor_as() == y.neighbor_as() {
-                x.med.unwrap_or(0).cmp(&y.med.unwrap_or(0))
-            } else {
-                Ordering::Equal
-            },
-            Reason::Med,
-        ),
-        (b.source.ebgp.cmp(&a.source.ebgp), Reason::Ebgp),
-        (
-            match (a.igp_cost, b.igp_cost) {
-                (Some(p), Some(q)) => p.cmp(&q),
-                _ => Ordering::Equal,
-            },
-            Reason::IgpCost,
-        ),
-        (
-            u32::from(x.originator_id.unwrap_or(a.source.peer_router_id).0)
-                .cmp(&u32::from(y.originator_id.unwrap_or(b.source.peer_router_id).0)),
-            Reason::RouterId,
-        ),
-        (
-            x.cluster_list.len().cmp(&y.cluster_list.len()),
-            Reason::ClusterListLength,
-        ),
-        (a.source.peer_address.cmp(&b.source.peer_address), Reason::PeerAddress),
-        (a.path_id.cmp(&b.path_id), Reason::PathId),
-    ];
-    steps
-        .into_iter()
-        .find(|(o, _)| *o != Ordering::Equal)
-        .unwrap_or((Ordering::Equal, Reason::Equal))
+    step!(local(b).cmp(&local(a)), Reason::Local);
+    step!(
+        y.local_pref_or_default().cmp(&x.local_pref_or_default()),
+        Reason::LocalPref
+    );
+    step!(x.as_path.route_len().cmp(&y.as_path.route_len()), Reason::AsPathLength);
+    step!(
+        x.origin.map_or(2, |o| o as u8).cmp(&y.origin.map_or(2, |o| o as u8)),
+        Reason::Origin
+    );
+    // MED counts only between routes through the same neighbouring AS
+    // (RFC 4271 §9.1.2.2 c); a missing MED is 0. Not transitive over three
+    // routes from different ASes: the order of comparison matters, as in
+    // BIRD.
+    if x.neighbor_as() == y.neighbor_as() {
+        step!(x.med.unwrap_or(0).cmp(&y.med.unwrap_or(0)), Reason::Med);
+    }
+    step!(b.source.ebgp.cmp(&a.source.ebgp), Reason::Ebgp);
+    if let (Some(p), Some(q)) = (a.igp_cost, b.igp_cost) {
+        step!(p.cmp(&q), Reason::IgpCost);
+    }
+    step!(
+        u32::from(x.originator_id.unwrap_or(a.source.peer_router_id).0)
+            .cmp(&u32::from(y.originator_id.unwrap_or(b.source.peer_router_id).0)),
+        Reason::RouterId
+    );
+    step!(
+        x.cluster_list.len().cmp(&y.cluster_list.len()),
+        Reason::ClusterListLength
+    );
+    step!(a.source.peer_address.cmp(&b.source.peer_address), Reason::PeerAddress);
+    step!(a.path_id.cmp(&b.path_id), Reason::PathId);
+    (Ordering::Equal, Reason::Equal)
 }
 
 /// The index of the best route, comparing in order (as BIRD does).

@@ -14,7 +14,9 @@ use std::hash::BuildHasher;
 
 use bgp_wire::Prefix;
 
-use crate::decision::{best, Route};
+use std::cmp::Ordering;
+
+use crate::decision::{best, compare, Route};
 use crate::PeerId;
 
 /// The routes to one prefix, the best first.
@@ -67,7 +69,17 @@ impl Paths {
         }
     }
 
-    /// Puts the best route first.
+    /// Puts route `i` first if it beats the current best: enough when only
+    /// route `i` changed and it was not the best.
+    fn promote(&mut self, i: usize) {
+        if let Paths::Many(v) = self {
+            if i > 0 && compare(&v[i], &v[0]).0 == Ordering::Less {
+                v.swap(0, i);
+            }
+        }
+    }
+
+    /// Puts the best route first, comparing them all.
     fn reselect(&mut self) {
         if let Paths::Many(v) = self {
             if let Some(i) = best(v) {
@@ -189,17 +201,24 @@ impl Table {
             Some(i) => {
                 let r = &mut slot.paths.as_mut_slice()[i];
                 route.out_id = r.out_id;
-                Some(std::mem::replace(r, route.clone()))
+                let old = std::mem::replace(r, route.clone());
+                if i == 0 {
+                    // The best changed: every route competes again.
+                    slot.paths.reselect();
+                } else {
+                    slot.paths.promote(i);
+                }
+                Some(old)
             }
             None => {
                 let used = |id: u32| slot.paths.as_slice().iter().any(|r| r.out_id == id);
                 route.out_id = (1..).find(|id| !used(*id)).unwrap_or(u32::MAX);
                 slot.paths.push(route.clone());
                 *routes += 1;
+                slot.paths.promote(slot.paths.as_slice().len() - 1);
                 None
             }
         };
-        slot.paths.reselect();
         let new_best = &slot.paths.as_slice()[0];
         let best = (!same(Some(&old_best), Some(new_best))).then(|| (Some(old_best), Some(new_best.clone())));
         Delta {
@@ -230,7 +249,10 @@ impl Table {
         let (rest, removed) = paths.remove(j);
         let new_best = match rest {
             Some(mut p) => {
-                p.reselect();
+                // Only the loss of the best needs a new selection.
+                if j == 0 {
+                    p.reselect();
+                }
                 let b = p.as_slice()[0].clone();
                 self.slots[i].paths = p;
                 Some(b)
