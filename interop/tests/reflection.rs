@@ -1,7 +1,9 @@
-//! Route reflection and per-node AS, in network namespaces:
-//! (b) ternd reflecting for BIRD, FRR and GoBGP clients; (c) BIRD
-//! reflecting for ternd clients; (e) eBGP between ternd and FRR. Checked
-//! through each implementation's own CLI.
+//! Route reflection, per-node AS and export filters, in network
+//! namespaces: (b) ternd reflecting for BIRD, FRR and GoBGP clients; (c)
+//! BIRD reflecting for ternd clients; (d) two reflectors with one cluster
+//! ID; (e) eBGP between ternd and FRR; ADD-PATH reflection of every path;
+//! the pool and `calico_aggr` filters. Checked through each
+//! implementation's own CLI.
 
 use std::time::Duration;
 
@@ -336,4 +338,55 @@ protocol bgp reflector {{
         (!o.contains(&format!("BGP.next_hop: {o1}")) && o.contains(&format!("BGP.next_hop: {o2}"))).then_some(o)
     });
     assert_eq!(left.matches("BGP.next_hop:").count(), 1, "{left}");
+}
+
+#[test]
+fn ternd_exports_its_block_but_nothing_beneath_it_and_only_pool_routes() {
+    if skip(&["bird", "birdc", "ip"]) {
+        return;
+    }
+    // Calico's export filter: routes within the pools only, and of the
+    // node's own block the block itself, nothing more specific
+    // (`calico_aggr`, ../shared/docs/calico.md §1(g)).
+    let lan = Lan::new(47, 2);
+    let (me, bird) = (lan.v4(0), lan.v4(1));
+    let dir = TempDir::new("aggr");
+    let conf = format!(
+        "router_id = \"{me}\"\nasn = 64512\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n{}\
+         [[pool]]\ncidr = \"10.244.0.0/16\"\n\
+         [[static]]\nprefix = \"10.244.1.0/26\"\nblackhole = true\n\
+         [[static]]\nprefix = \"10.244.1.8/29\"\nblackhole = true\n\
+         [[static]]\nprefix = \"192.0.2.0/24\"\nblackhole = true\n",
+        tern_peer("Node_bird", &bird, &me, 65002, false, false)
+    );
+    let t = Ternd::start_in(&dir, &conf, Some(&lan.nodes[0]));
+    let dir_b = TempDir::new("aggr-b");
+    let bconf = format!(
+        r#"router id {bird};
+protocol device {{ }}
+protocol direct {{ ipv4; interface "eth0"; }}
+protocol bgp node {{
+  local {bird} as 65002;
+  neighbor {me} as 64512;
+  hold time 9;
+  passive on;
+  ipv4 {{ import all; export none; }};
+}}
+"#
+    );
+    let b = Bird::start_in(&dir_b, &bconf, Some(&lan.nodes[1]));
+    wait_for(CONVERGE, "BIRD to get the block", || {
+        b.birdc("show route").contains("10.244.1.0/26").then_some(())
+    });
+    // Give anything else that would come a moment to arrive.
+    std::thread::sleep(Duration::from_secs(2));
+    let theirs = b.birdc("show route");
+    assert!(!theirs.contains("10.244.1.8/29"), "nothing beneath the block: {theirs}");
+    assert!(!theirs.contains("192.0.2.0/24"), "outside every pool: {theirs}");
+    let ours = t.birdc("show route");
+    for p in ["10.244.1.0/26", "10.244.1.8/29", "192.0.2.0/24"] {
+        assert!(ours.contains(p), "ternd keeps {p} itself: {ours}");
+    }
+    let counts = t.birdc("show protocols all Node_bird");
+    assert!(counts.contains("0 imported, 1 exported"), "{counts}");
 }
