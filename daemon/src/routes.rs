@@ -11,7 +11,9 @@ use bgp_fsm::Negotiated;
 use bgp_wire::attributes::Origin;
 use bgp_wire::{Family, Prefix, SessionCtx, Update};
 use rib::adj_out::{announcements, by_family, change_for, coalesce, Change};
-use rib::{check_import, export, Delta, Interner, Local, PrefixFilter, Route, RouteAttrs, Source, Table, Target};
+use rib::{
+    check_import, export, Delta, IgpCost, Interner, Local, PrefixFilter, Route, RouteAttrs, Source, Table, Target,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -283,7 +285,7 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
             path_id: 0,
             out_id: 0,
             attrs,
-            igp_cost: None,
+            igp_cost: IgpCost::UNKNOWN,
             since: now_secs(),
         };
         rib.table.update(s.prefix, route);
@@ -514,7 +516,7 @@ impl Rib {
                         path_id: id,
                         out_id: 0,
                         attrs: a,
-                        igp_cost: None,
+                        igp_cost: IgpCost::UNKNOWN,
                         since: now,
                     };
                     deltas.push(self.table.update(e.prefix, route));
@@ -571,7 +573,7 @@ impl Rib {
                         continue;
                     }
                 }
-                let since = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(r.since);
+                let since = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(r.since.into());
                 out.push(RouteView {
                     prefix: p,
                     best: i == 0,
@@ -593,11 +595,11 @@ impl Rib {
     }
 }
 
-/// Seconds since the Unix epoch, for `Route::since`.
-fn now_secs() -> u64 {
+/// Seconds since the Unix epoch, for `Route::since` (32 bits: until 2106).
+fn now_secs() -> u32 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 /// The identifier shown for a route learned from a reflector: where it

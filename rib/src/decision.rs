@@ -22,6 +22,31 @@ pub struct Source {
     pub rr_client: bool,
 }
 
+/// The IGP cost to a route's next hop (RFC 4271 §9.1.2.2 e), where known.
+/// Four bytes rather than an `Option<u32>`'s eight: a table holds a
+/// route per path, and this keeps [`Route`] at 32 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IgpCost(u32);
+
+impl IgpCost {
+    pub const UNKNOWN: IgpCost = IgpCost(u32::MAX);
+
+    /// A known cost; the largest value is kept for "unknown".
+    pub fn known(cost: u32) -> IgpCost {
+        IgpCost(cost.min(u32::MAX - 1))
+    }
+
+    pub fn get(self) -> Option<u32> {
+        (self != Self::UNKNOWN).then_some(self.0)
+    }
+}
+
+impl Default for IgpCost {
+    fn default() -> IgpCost {
+        IgpCost::UNKNOWN
+    }
+}
+
 /// One route to a prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -34,10 +59,10 @@ pub struct Route {
     pub out_id: u32,
     pub attrs: Arc<RouteAttrs>,
     /// IGP cost to the next hop, where known.
-    pub igp_cost: Option<u32>,
+    pub igp_cost: IgpCost,
     /// When the route last changed, in seconds since the Unix epoch; set
     /// by the caller (the library keeps no clock), shown by `show route`.
-    pub since: u64,
+    pub since: u32,
 }
 
 /// The step that decided between two routes (for `show route` and tests).
@@ -105,7 +130,7 @@ pub fn compare(a: &Route, b: &Route) -> (Ordering, Reason) {
         step!(x.med.unwrap_or(0).cmp(&y.med.unwrap_or(0)), Reason::Med);
     }
     step!(b.source.ebgp.cmp(&a.source.ebgp), Reason::Ebgp);
-    if let (Some(p), Some(q)) = (a.igp_cost, b.igp_cost) {
+    if let (Some(p), Some(q)) = (a.igp_cost.get(), b.igp_cost.get()) {
         step!(p.cmp(&q), Reason::IgpCost);
     }
     step!(

@@ -29,6 +29,6 @@ pub type PeerId = u32;
 
 pub use adj_out::Change;
 pub use attrs::{Interner, RouteAttrs};
-pub use decision::{compare, Reason, Route, Source};
+pub use decision::{compare, IgpCost, Reason, Route, Source};
 pub use policy::{check_import, export, Ineligible, Local, PrefixFilter, Target};
 pub use table::{Delta, Table};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Origin};
 use bgp_wire::{Asn, Family, NlriEntry, PathId, Prefix, RouterId};
 use rib::adj_out::{announcements, by_family, change_for, coalesce, Change};
-use rib::{Interner, PrefixFilter, Route, RouteAttrs, Source, Table};
+use rib::{IgpCost, Interner, PrefixFilter, Route, RouteAttrs, Source, Table};
 
 fn p(s: &str) -> Prefix {
     s.parse().unwrap()
@@ -53,7 +53,7 @@ impl World {
             path_id,
             out_id: 0,
             attrs: self.attrs(first_as, len),
-            igp_cost: None,
+            igp_cost: IgpCost::UNKNOWN,
             since: 0,
         }
     }

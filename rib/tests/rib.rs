@@ -8,7 +8,8 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
 use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
-    check_import, compare, export, Ineligible, Interner, Local, Reason, Route, RouteAttrs, Source, Table, Target,
+    check_import, compare, export, IgpCost, Ineligible, Interner, Local, Reason, Route, RouteAttrs, Source, Table,
+    Target,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -46,7 +47,7 @@ fn route(source: Arc<Source>, a: Arc<RouteAttrs>) -> Route {
         path_id: 0,
         out_id: 0,
         attrs: a,
-        igp_cost: None,
+        igp_cost: IgpCost::UNKNOWN,
         since: 0,
     }
 }
@@ -103,11 +104,11 @@ fn each_decision_step_in_rfc_4271_order() {
         Reason::Ebgp,
     );
     let cheap = Route {
-        igp_cost: Some(1),
+        igp_cost: IgpCost::known(1),
         ..route(s2.clone(), base.clone())
     };
     let dear = Route {
-        igp_cost: Some(9),
+        igp_cost: IgpCost::known(9),
         ..route(s1.clone(), base.clone())
     };
     row(cheap, dear, Reason::IgpCost);
@@ -379,4 +380,11 @@ fn equal_attributes_share_one_allocation_until_unused() {
     i.sweep();
     assert_eq!(i.len(), 1);
     drop(c);
+}
+
+#[test]
+fn a_route_stays_32_bytes() {
+    // A table holds one per path: every byte here is a megabyte per
+    // million paths.
+    assert_eq!(std::mem::size_of::<Route>(), 32);
 }
