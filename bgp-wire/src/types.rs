@@ -123,8 +123,22 @@ impl serde::Serialize for Family {
 
 /// An IP prefix. Host bits are always zero: a received prefix with host
 /// bits set is masked (reliability catalogue E4), so one route has one key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Prefix(IpNet);
+
+/// One write per prefix: the derived hash feeds the enum tag, the address
+/// and the length separately, and tables hash a prefix per route.
+impl std::hash::Hash for Prefix {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match self.0 {
+            IpNet::V4(n) => h.write_u64(u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len())),
+            IpNet::V6(n) => {
+                h.write_u128(u128::from(n.addr()));
+                h.write_u8(n.prefix_len());
+            }
+        }
+    }
+}
 
 impl Prefix {
     /// Builds a prefix, masking host bits. `None` when `len` exceeds the address width.

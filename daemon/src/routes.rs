@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use bgp_fsm::Negotiated;
 use bgp_wire::attributes::Origin;
 use bgp_wire::{Family, Prefix, SessionCtx, Update};
-use rib::adj_out::{announcements, by_family, change_for, coalesce, Change};
+use rib::adj_out::{announcements, by_family, change_for, coalesce, net_best, Change};
 use rib::{
     check_import, export, Delta, IgpCost, Interner, Local, PrefixFilter, Route, RouteAttrs, Source, Table, Target,
 };
@@ -82,6 +82,9 @@ pub struct RouteView {
     pub attrs: Arc<RouteAttrs>,
     pub blackhole: bool,
 }
+
+/// Changes handed to a peer at a time while a batch is propagated.
+const SEND_SLICE: usize = 512;
 
 /// UPDATEs received but not yet applied, over all peers, at most. Readers
 /// take a permit per UPDATE and stop reading when none is left, so a flood
@@ -370,28 +373,83 @@ impl Rib {
             return;
         }
         let repeats = self.repeats(deltas);
+        // Peers without ADD-PATH need only the net change of each best
+        // route over the batch.
+        let net: Vec<Delta>;
+        let best_changes: &[Delta] = if repeats {
+            net = net_best(deltas);
+            &net
+        } else {
+            deltas
+        };
         let Rib {
             peers,
             exporter,
             filter,
             ..
         } = self;
-        let allowed: Vec<bool> = deltas.iter().map(|d| filter.allows(&d.prefix)).collect();
-        for st in peers.values_mut() {
-            let mut changes = Vec::new();
-            for (d, _) in deltas.iter().zip(&allowed).filter(|(_, ok)| **ok) {
-                let Some(add_path) = st.takes(&d.prefix) else { continue };
+        let mut sts: Vec<&mut PeerState> = peers.values_mut().collect();
+        let mut changes: Vec<Vec<Change>> = sts.iter().map(|_| Vec::new()).collect();
+        // Delta by delta, so that a route's export is looked up once per
+        // peer class, not once per peer (split horizon aside): the class,
+        // the route's attribute and source addresses, the result.
+        let mut memo: Vec<(u32, usize, usize, Option<Arc<RouteAttrs>>)> = Vec::new();
+        for d in best_changes {
+            if d.best.is_none() || !filter.allows(&d.prefix) {
+                continue;
+            }
+            memo.clear();
+            let family = d.prefix.family();
+            for (st, out) in sts.iter_mut().zip(changes.iter_mut()) {
+                if st.takes(&d.prefix) != Some(false) {
+                    continue;
+                }
+                let (target, class) = (&st.target, st.class);
+                let mut export = |r: &Route| {
+                    if r.source.peer == Some(target.peer) {
+                        return None;
+                    }
+                    let (a, s) = (Arc::as_ptr(&r.attrs) as usize, Arc::as_ptr(&r.source) as usize);
+                    if let Some(m) = memo.iter().find(|m| m.0 == class && m.1 == a && m.2 == s) {
+                        return m.3.clone();
+                    }
+                    let e = exporter.export(r, family, target, class);
+                    memo.push((class, a, s, e.clone()));
+                    e
+                };
+                if let Some((c, n)) = change_for(d, false, &mut export) {
+                    st.exported = st.exported.saturating_add_signed(isize::from(n));
+                    out.push(c);
+                    // Sent in slices: a batch's changes for every peer at
+                    // once would be a lot to hold on a reflector.
+                    if out.len() >= SEND_SLICE {
+                        st.send(std::mem::take(out), false);
+                    }
+                }
+            }
+        }
+        // ADD-PATH peers, path by path.
+        for (st, out) in sts.iter_mut().zip(changes.iter_mut()) {
+            if st.add_path.is_empty() {
+                continue;
+            }
+            for d in deltas {
+                if st.takes(&d.prefix) != Some(true) || !filter.allows(&d.prefix) {
+                    continue;
+                }
                 let family = d.prefix.family();
                 let (target, class) = (&st.target, st.class);
-                if let Some((c, n)) = change_for(d, add_path, |r| exporter.export(r, family, target, class)) {
+                if let Some((c, n)) = change_for(d, true, |r| exporter.export(r, family, target, class)) {
                     st.exported = st.exported.saturating_add_signed(isize::from(n));
-                    changes.push(c);
+                    out.push(c);
                 }
             }
             if repeats {
-                coalesce(&mut changes);
+                coalesce(out);
             }
-            st.send(changes, false);
+        }
+        for (st, out) in sts.iter().zip(changes) {
+            st.send(out, false);
         }
     }
 

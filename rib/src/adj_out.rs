@@ -9,14 +9,14 @@
 //! ADD-PATH send negotiated (RFC 7911) it gets every path that passes
 //! export, each under the identifier the table gave it.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use bgp_wire::{Family, NlriEntry, PathId, Prefix};
 
 use crate::attrs::RouteAttrs;
 use crate::decision::Route;
-use crate::table::Delta;
+use crate::table::{same, Delta};
 
 /// A change to send: announce (with attributes) or withdraw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +83,36 @@ pub fn announcements<'a>(
     routes[..take]
         .iter()
         .filter_map(move |r| export(r).map(|a| Change::announce(entry(prefix, add_path, r), a)))
+}
+
+/// The net change of each prefix's best route over a batch of deltas (the
+/// first route before, the last after), in the order prefixes first
+/// appear, without the prefixes that ended where they began: all that a
+/// peer without ADD-PATH needs from the batch. Path changes are dropped.
+pub fn net_best(deltas: &[Delta]) -> Vec<Delta> {
+    let mut at: HashMap<Prefix, usize> = HashMap::with_capacity(deltas.len());
+    let mut out: Vec<Delta> = Vec::new();
+    for d in deltas {
+        let Some((old, new)) = &d.best else { continue };
+        match at.get(&d.prefix) {
+            Some(&i) => {
+                if let Some(b) = &mut out[i].best {
+                    b.1 = new.clone();
+                }
+            }
+            None => {
+                at.insert(d.prefix, out.len());
+                out.push(Delta {
+                    prefix: d.prefix,
+                    before: None,
+                    after: None,
+                    best: Some((old.clone(), new.clone())),
+                });
+            }
+        }
+    }
+    out.retain(|d| d.best.as_ref().is_some_and(|(o, n)| !same(o.as_ref(), n.as_ref())));
+    out
 }
 
 /// Keeps only the last change per NLRI entry (prefix and path identifier),

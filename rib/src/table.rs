@@ -122,7 +122,7 @@ impl Delta {
 }
 
 /// Whether two optional routes are the same path with the same attributes.
-fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
+pub(crate) fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => {
@@ -130,6 +130,32 @@ fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
         }
         _ => false,
     }
+}
+
+/// Takes path `j` out of `slot`; returns the change and whether the slot
+/// is now empty (its paths are then an empty list, for the caller to drop).
+fn take_path(slot: &mut Slot, j: usize) -> (Delta, bool) {
+    let old_best = slot.paths.as_slice()[0].clone();
+    let paths = std::mem::replace(&mut slot.paths, Paths::Many(Vec::new()));
+    let (rest, removed) = paths.remove(j);
+    let new_best = rest.map(|mut p| {
+        // Only the loss of the best needs a new selection.
+        if j == 0 {
+            p.reselect();
+        }
+        let b = p.as_slice()[0].clone();
+        slot.paths = p;
+        b
+    });
+    let emptied = new_best.is_none();
+    let best = (!same(Some(&old_best), new_best.as_ref())).then_some((Some(old_best), new_best));
+    let delta = Delta {
+        prefix: slot.prefix,
+        before: Some(removed),
+        after: None,
+        best,
+    };
+    (delta, emptied)
 }
 
 /// Adj-RIB-In of every peer and the Loc-RIB, keyed by prefix.
@@ -248,32 +274,11 @@ impl Table {
     /// Removes path `j` of slot `i`, and the slot when it was the last.
     fn remove_path(&mut self, i: usize, j: usize) -> Delta {
         self.routes -= 1;
-        let prefix = self.slots[i].prefix;
-        let old_best = self.slots[i].paths.as_slice()[0].clone();
-        let paths = std::mem::replace(&mut self.slots[i].paths, Paths::Many(Vec::new()));
-        let (rest, removed) = paths.remove(j);
-        let new_best = match rest {
-            Some(mut p) => {
-                // Only the loss of the best needs a new selection.
-                if j == 0 {
-                    p.reselect();
-                }
-                let b = p.as_slice()[0].clone();
-                self.slots[i].paths = p;
-                Some(b)
-            }
-            None => {
-                self.remove_slot(i);
-                None
-            }
-        };
-        let best = (!same(Some(&old_best), new_best.as_ref())).then_some((Some(old_best), new_best));
-        Delta {
-            prefix,
-            before: Some(removed),
-            after: None,
-            best,
+        let (delta, emptied) = take_path(&mut self.slots[i], j);
+        if emptied {
+            self.remove_slot(i);
         }
+        delta
     }
 
     /// Drops slot `i`: the last slot moves into its place.
@@ -293,26 +298,32 @@ impl Table {
     }
 
     /// Removes every route of a peer (session down), one delta per path.
+    /// One pass over the slots; emptied slots go at the end and the index
+    /// is rebuilt once, rather than fixed up slot by slot.
     pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Delta> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.slots.len() {
-            let mut gone = false;
-            while let Some(j) = self
-                .slots
-                .get(i)
-                .and_then(|s| s.paths.as_slice().iter().position(|r| r.source.peer == Some(peer)))
-            {
-                let single = self.slots[i].paths.as_slice().len() == 1;
-                out.push(self.remove_path(i, j));
-                if single {
-                    // The slot went; another moved into `i`.
-                    gone = true;
+        let mut emptied = false;
+        for slot in &mut self.slots {
+            while let Some(j) = slot.paths.as_slice().iter().position(|r| r.source.peer == Some(peer)) {
+                let (d, gone) = take_path(slot, j);
+                out.push(d);
+                self.routes -= 1;
+                if gone {
+                    emptied = true;
                     break;
                 }
             }
-            if !gone {
-                i += 1;
+        }
+        if emptied {
+            self.slots.retain(|s| !s.paths.as_slice().is_empty());
+            let Table {
+                index, slots, hasher, ..
+            } = self;
+            index.clear();
+            for (i, s) in slots.iter().enumerate() {
+                index.insert_unique(hasher.hash_one(s.prefix), i as u32, |&k| {
+                    hasher.hash_one(slots[k as usize].prefix)
+                });
             }
         }
         out

@@ -2,7 +2,7 @@
 //! the table, and packing outgoing changes into as few UPDATEs as the
 //! attributes allow.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 

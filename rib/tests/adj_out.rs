@@ -236,3 +236,27 @@ fn prefix_filter_pools_and_own_blocks() {
         "no pools: everything"
     );
 }
+
+#[test]
+fn the_net_best_change_of_a_batch() {
+    let mut w = World::new();
+    let (x, y) = (p("10.244.1.0/26"), p("10.244.2.0/26"));
+    let (a, b, c) = (
+        w.route(1, 0, 65001, 3),
+        w.route(2, 0, 65002, 2),
+        w.route(3, 0, 65003, 1),
+    );
+    let first = w.table.update(x, a.clone());
+    // One batch: x gets better twice, y comes and goes.
+    let batch = vec![
+        w.table.update(x, b),
+        w.table.update(y, a.clone()),
+        w.table.update(x, c.clone()),
+        w.table.withdraw(&y, Some(1), 0).unwrap(),
+    ];
+    let net = rib::adj_out::net_best(&batch);
+    assert_eq!(net.len(), 1, "y ended where it began: {net:?}");
+    let (old, new) = net[0].best.clone().unwrap();
+    assert_eq!(old.unwrap().attrs, first.after.unwrap().attrs);
+    assert_eq!(new.unwrap().attrs, c.attrs);
+}
