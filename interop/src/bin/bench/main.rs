@@ -9,6 +9,9 @@
 //! by shorter paths; `rrCxN` the device reflects for C iBGP clients that
 //! send N prefixes each. DUTs default to tern,bird,gobgp,frr. Needs root.
 //!
+//! `TERN_BENCH_RUNS=K` runs every device K times per scenario, taking
+//! turns, and reports each one's median round.
+//!
 //! For each device: the time from the senders' first UPDATE until the
 //! observer holds the final route of every prefix, the device's peak RSS
 //! and CPU seconds, and ternd's ratio to each. The generator's own rate
@@ -303,6 +306,14 @@ fn generator_rate(n: usize) -> f64 {
     n as f64 / secs
 }
 
+/// The round with the median convergence time (a failed round counts as
+/// slowest).
+fn median(mut rounds: Vec<Result>) -> Option<Result> {
+    rounds.sort_by_key(|r| r.converge.unwrap_or(Duration::MAX));
+    let mid = (rounds.len() - 1) / 2;
+    rounds.into_iter().nth(mid)
+}
+
 const SCENARIOS: [&str; 4] = ["100k", "1m", "10x100k", "rr50x1k"];
 
 fn main() {
@@ -329,23 +340,38 @@ fn main() {
     );
     let mut table = Vec::new();
     let mut net = 90u8;
+    // This VM's speed drifts between runs: with several rounds the devices
+    // take turns, and each one's median round is reported.
+    let runs: usize = std::env::var("TERN_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     for sc in &scenarios {
         println!("\nscenario: {}", sc.describe());
-        let mut results = Vec::new();
-        for d in &duts {
-            let r = run_one(d, net, *sc);
-            net = net.wrapping_add(1).max(90);
-            println!(
-                "  {:<6} {} rss {} kB cpu {:.2} s {}",
-                r.name,
-                r.converge
-                    .map_or("no convergence".into(), |t| format!("{:.2} s", t.as_secs_f64())),
-                r.rss_kb,
-                r.cpu_s,
-                r.note
-            );
-            results.push(r);
+        let mut rounds: Vec<Vec<Result>> = duts.iter().map(|_| Vec::new()).collect();
+        for round in 0..runs {
+            for (d, all) in duts.iter().zip(rounds.iter_mut()) {
+                let r = run_one(d, net, *sc);
+                net = net.wrapping_add(1).max(90);
+                println!(
+                    "  {:<6} {} rss {} kB cpu {:.2} s {}{}",
+                    r.name,
+                    r.converge
+                        .map_or("no convergence".into(), |t| format!("{:.2} s", t.as_secs_f64())),
+                    r.rss_kb,
+                    r.cpu_s,
+                    r.note,
+                    if runs > 1 {
+                        format!(" (round {})", round + 1)
+                    } else {
+                        String::new()
+                    }
+                );
+                all.push(r);
+            }
         }
+        let results: Vec<Result> = rounds.into_iter().filter_map(median).collect();
         table.push((sc.label(), results));
     }
     println!("\n| scenario | device | converge (s) | peak RSS (MB) | CPU (s) | tern time ratio | tern RSS ratio |");
