@@ -223,6 +223,13 @@ impl Exporter {
     }
 }
 
+/// UPDATEs applied but not yet propagated, with their permits.
+#[derive(Default)]
+struct Batch {
+    deltas: Vec<Delta>,
+    permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+}
+
 struct Rib {
     table: Table,
     exporter: Exporter,
@@ -299,42 +306,34 @@ pub fn spawn(cfg: &Config) -> mpsc::UnboundedSender<RibMsg> {
 
 impl Rib {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RibMsg>) {
-        let mut deltas = Vec::new();
-        let mut permits = Vec::new();
+        let mut batch = Batch::default();
         while let Some(first) = rx.recv().await {
             // UPDATEs that queued up while we worked are applied together
             // and propagated once: each peer then gets one batch, in which
             // a prefix that changed several times counts once (as BIRD's
-            // export buckets do). Anything else first flushes the batch,
-            // so messages keep their order.
+            // export buckets do).
             let mut next = Some(first);
             while let Some(m) = next.take() {
-                match m {
-                    RibMsg::Update { peer, update, permit } => {
-                        self.update(peer, &update, &mut deltas);
-                        // Released together after the batch: one wake-up
-                        // of the readers per batch, not one per UPDATE.
-                        permits.extend(permit);
-                    }
-                    other => {
-                        self.propagate(&deltas);
-                        deltas.clear();
-                        self.handle(other);
-                    }
-                }
-                if deltas.len() < MAX_BATCH {
+                self.handle(m, &mut batch);
+                if batch.deltas.len() < MAX_BATCH {
                     next = rx.try_recv().ok();
                 }
             }
-            self.propagate(&deltas);
-            deltas.clear();
-            permits.clear();
+            self.flush(&mut batch);
         }
     }
 
-    /// Everything but an UPDATE (those are batched by `run`).
-    fn handle(&mut self, m: RibMsg) {
+    /// An UPDATE joins the batch; anything else first flushes it, so
+    /// messages keep their order.
+    fn handle(&mut self, m: RibMsg, batch: &mut Batch) {
+        if !matches!(m, RibMsg::Update { .. }) {
+            self.flush(batch);
+        }
         match m {
+            RibMsg::Update { peer, update, permit } => {
+                self.update(peer, &update, &mut batch.deltas);
+                batch.permits.extend(permit);
+            }
             RibMsg::Up {
                 peer,
                 epoch,
@@ -343,11 +342,6 @@ impl Rib {
                 tx,
             } => self.up(peer, epoch, &negotiated, local_address, tx),
             RibMsg::Down { peer } => self.down(peer),
-            RibMsg::Update { peer, update, .. } => {
-                let mut deltas = Vec::new();
-                self.update(peer, &update, &mut deltas);
-                self.propagate(&deltas);
-            }
             RibMsg::Refresh { peer, family } => self.refresh(peer, family),
             RibMsg::Query(q, reply) => {
                 let _ = reply.send(self.query(&q));
@@ -356,6 +350,14 @@ impl Rib {
                 let _ = reply.send(self.counts());
             }
         }
+    }
+
+    /// Propagates the batch, then releases its permits together: one
+    /// wake-up of the readers per batch, not one per UPDATE.
+    fn flush(&mut self, batch: &mut Batch) {
+        self.propagate(&batch.deltas);
+        batch.deltas.clear();
+        batch.permits.clear();
     }
 
     /// Whether some prefix comes twice in `deltas`.

@@ -95,6 +95,23 @@ impl Lan {
     }
 }
 
+/// Skips (returns true) when `bins` are missing or network namespaces
+/// cannot be made here, unless TERN_REQUIRE_PEERS is set: then it fails.
+pub fn skip_without(bins: &[&str]) -> bool {
+    if crate::missing(bins) {
+        return true;
+    }
+    if !available() {
+        assert!(
+            std::env::var_os("TERN_REQUIRE_PEERS").is_none(),
+            "network namespaces unavailable (needs root)"
+        );
+        eprintln!("skipping: cannot create network namespaces");
+        return true;
+    }
+    false
+}
+
 /// Whether network namespaces can be made here (root and iproute2).
 pub fn available() -> bool {
     // Tests run in parallel: every probe needs a name of its own.

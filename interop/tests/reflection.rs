@@ -7,24 +7,24 @@
 
 use std::time::Duration;
 
-use interop::netns::{available, Lan};
-use interop::{missing, run, wait_for, Bird, Frr, Proc, TempDir, Ternd};
+use interop::netns::{skip_without, Lan};
+use interop::{run, wait_for, Bird, Frr, Proc, TempDir, Ternd};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
-fn skip(bins: &[&str]) -> bool {
-    if missing(bins) {
-        return true;
-    }
-    if !available() {
-        assert!(
-            std::env::var_os("TERN_REQUIRE_PEERS").is_none(),
-            "network namespaces unavailable (needs root)"
-        );
-        eprintln!("skipping: cannot create network namespaces");
-        return true;
-    }
-    false
+/// The head of a ternd config: router `me` in `asn`, listening on port 179.
+fn tern_node(me: &str, asn: u32) -> String {
+    format!("router_id = \"{me}\"\nasn = {asn}\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n")
+}
+
+/// A route reflector's head (cluster 244.0.0.1).
+fn tern_reflector(me: &str) -> String {
+    tern_node(me, 64512) + "cluster_id = \"244.0.0.1\"\n"
+}
+
+/// A blackhole static route: a node's block.
+fn tern_block(prefix: &str) -> String {
+    format!("[[static]]\nprefix = \"{prefix}\"\nblackhole = true\n")
 }
 
 fn tern_peer(name: &str, addr: &str, me: &str, asn: u32, passive: bool, rr_client: bool) -> String {
@@ -53,19 +53,17 @@ protocol bgp reflector {{
 
 #[test]
 fn ternd_reflects_between_bird_frr_and_gobgp_clients() {
-    if skip(&["bird", "birdc", "gobgpd", "gobgp", "/usr/lib/frr/bgpd", "vtysh", "ip"]) {
+    if skip_without(&["bird", "birdc", "gobgpd", "gobgp", "/usr/lib/frr/bgpd", "vtysh", "ip"]) {
         return;
     }
     let lan = Lan::new(42, 4);
     let (rr, bird, frr, gob) = (lan.v4(0), lan.v4(1), lan.v4(2), lan.v4(3));
     let dir = TempDir::new("rr-t");
-    let mut conf = format!(
-        "router_id = \"{rr}\"\nasn = 64512\nlisten = [\"{rr}:179\"]\nctl_socket = \"{{CTL}}\"\ncluster_id = \"244.0.0.1\"\n"
-    );
+    let mut conf = tern_reflector(&rr);
     for (i, a) in [&bird, &frr, &gob].iter().enumerate() {
         conf += &tern_peer(&format!("Node_{}", i + 2), a, &rr, 64512, true, true);
     }
-    conf += "[[static]]\nprefix = \"10.244.1.0/26\"\nblackhole = true\n";
+    conf += &tern_block("10.244.1.0/26");
     let t = Ternd::start_in(&dir, &conf, Some(&lan.nodes[0]));
     let dir_b = TempDir::new("rr-b");
     let b = Bird::start_in(&dir_b, &bird_client(&bird, &rr, "10.244.2.0/26"), Some(&lan.nodes[1]));
@@ -133,7 +131,7 @@ fn ternd_reflects_between_bird_frr_and_gobgp_clients() {
 
 #[test]
 fn bird_reflects_between_ternd_clients() {
-    if skip(&["bird", "birdc", "ip"]) {
+    if skip_without(&["bird", "birdc", "ip"]) {
         return;
     }
     let lan = Lan::new(43, 3);
@@ -157,10 +155,9 @@ protocol bgp c2 from clients {{ neighbor {c2} as 64512; }}
     );
     let _b = Bird::start_in(&dir_b, &bird, Some(&lan.nodes[0]));
     let client = |me: &str, block: u8| {
-        format!(
-            "router_id = \"{me}\"\nasn = 64512\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n{}[[static]]\nprefix = \"10.244.{block}.0/26\"\nblackhole = true\n",
-            tern_peer("Node_rr", &rr, me, 64512, false, false)
-        )
+        tern_node(me, 64512)
+            + &tern_peer("Node_rr", &rr, me, 64512, false, false)
+            + &tern_block(&format!("10.244.{block}.0/26"))
     };
     let (d1, d2) = (TempDir::new("brr-1"), TempDir::new("brr-2"));
     let t1 = Ternd::start_in(&d1, &client(&c1, 1), Some(&lan.nodes[1]));
@@ -176,16 +173,14 @@ protocol bgp c2 from clients {{ neighbor {c2} as 64512; }}
 
 #[test]
 fn ebgp_between_ternd_and_frr_with_an_as_per_node() {
-    if skip(&["/usr/lib/frr/bgpd", "vtysh", "ip"]) {
+    if skip_without(&["/usr/lib/frr/bgpd", "vtysh", "ip"]) {
         return;
     }
     let lan = Lan::new(44, 2);
     let (me, frr) = (lan.v4(0), lan.v4(1));
     let dir = TempDir::new("ebgp");
-    let conf = format!(
-        "router_id = \"{me}\"\nasn = 65001\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n{}[[static]]\nprefix = \"10.244.1.0/26\"\nblackhole = true\n",
-        tern_peer("Node_frr", &frr, &me, 65002, false, false)
-    );
+    let conf =
+        tern_node(&me, 65001) + &tern_peer("Node_frr", &frr, &me, 65002, false, false) + &tern_block("10.244.1.0/26");
     let t = Ternd::start_in(&dir, &conf, Some(&lan.nodes[0]));
     let dir_f = TempDir::new("ebgp-f");
     let fconf = format!(
@@ -220,18 +215,16 @@ fn ebgp_between_ternd_and_frr_with_an_as_per_node() {
 
 #[test]
 fn two_reflectors_with_one_cluster_id_do_not_loop() {
-    if skip(&["bird", "birdc", "ip"]) {
+    if skip_without(&["bird", "birdc", "ip"]) {
         return;
     }
     let lan = Lan::new(45, 4);
     let (r1, r2, bird, c) = (lan.v4(0), lan.v4(1), lan.v4(2), lan.v4(3));
     let reflector = |me: &str, other: &str| {
-        format!(
-            "router_id = \"{me}\"\nasn = 64512\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\ncluster_id = \"244.0.0.1\"\n{}{}{}",
-            tern_peer("Node_rr", other, me, 64512, other > me, false),
-            tern_peer("Node_bird", &bird, me, 64512, true, true),
-            tern_peer("Node_c", &c, me, 64512, true, true),
-        )
+        tern_reflector(me)
+            + &tern_peer("Node_rr", other, me, 64512, other > me, false)
+            + &tern_peer("Node_bird", &bird, me, 64512, true, true)
+            + &tern_peer("Node_c", &c, me, 64512, true, true)
     };
     let (d1, d2, d3, d4) = (
         TempDir::new("2rr"),
@@ -249,11 +242,10 @@ fn two_reflectors_with_one_cluster_id_do_not_loop() {
             )),
         Some(&lan.nodes[2]),
     );
-    let client = format!(
-        "router_id = \"{c}\"\nasn = 64512\nlisten = [\"{c}:179\"]\nctl_socket = \"{{CTL}}\"\n{}{}[[static]]\nprefix = \"10.244.4.0/26\"\nblackhole = true\n",
-        tern_peer("Node_rr1", &r1, &c, 64512, false, false),
-        tern_peer("Node_rr2", &r2, &c, 64512, false, false)
-    );
+    let client = tern_node(&c, 64512)
+        + &tern_peer("Node_rr1", &r1, &c, 64512, false, false)
+        + &tern_peer("Node_rr2", &r2, &c, 64512, false, false)
+        + &tern_block("10.244.4.0/26");
     let tc = Ternd::start_in(&d4, &client, Some(&lan.nodes[3]));
     wait_for(CONVERGE, "each client to have the other's block", || {
         (b.birdc("show route").contains("10.244.4.0/26") && tc.birdc("show route").contains("10.244.3.0/26"))
@@ -277,7 +269,7 @@ fn two_reflectors_with_one_cluster_id_do_not_loop() {
 
 #[test]
 fn ternd_reflects_every_path_to_add_path_clients() {
-    if skip(&["bird", "birdc", "ip"]) {
+    if skip_without(&["bird", "birdc", "ip"]) {
         return;
     }
     // Calico advertises service ranges from every node: with ADD-PATH
@@ -286,9 +278,7 @@ fn ternd_reflects_every_path_to_add_path_clients() {
     let lan = Lan::new(46, 5);
     let (rr, o1, o2, rx, tc) = (lan.v4(0), lan.v4(1), lan.v4(2), lan.v4(3), lan.v4(4));
     let dir = TempDir::new("ap-rr");
-    let mut conf = format!(
-        "router_id = \"{rr}\"\nasn = 64512\nlisten = [\"{rr}:179\"]\nctl_socket = \"{{CTL}}\"\ncluster_id = \"244.0.0.1\"\n"
-    );
+    let mut conf = tern_reflector(&rr);
     for (i, a) in [&o1, &o2, &rx, &tc].iter().enumerate() {
         conf += &tern_peer(&format!("Node_{}", i + 2), a, &rr, 64512, true, true);
     }
@@ -316,10 +306,7 @@ protocol bgp reflector {{
 "#
     );
     let b = Bird::start_in(&d3, &receiver, Some(&lan.nodes[3]));
-    let client = format!(
-        "router_id = \"{tc}\"\nasn = 64512\nlisten = [\"{tc}:179\"]\nctl_socket = \"{{CTL}}\"\n{}",
-        tern_peer("Node_rr", &rr, &tc, 64512, false, false)
-    );
+    let client = tern_node(&tc, 64512) + &tern_peer("Node_rr", &rr, &tc, 64512, false, false);
     let t = Ternd::start_in(&d4, &client, Some(&lan.nodes[4]));
     let shown = wait_for(CONVERGE, "BIRD to hold both paths of 10.101.0.0/16", || {
         let o = b.birdc("show route 10.101.0.0/16 all");
@@ -342,7 +329,7 @@ protocol bgp reflector {{
 
 #[test]
 fn ternd_exports_its_block_but_nothing_beneath_it_and_only_pool_routes() {
-    if skip(&["bird", "birdc", "ip"]) {
+    if skip_without(&["bird", "birdc", "ip"]) {
         return;
     }
     // Calico's export filter: routes within the pools only, and of the
@@ -351,14 +338,12 @@ fn ternd_exports_its_block_but_nothing_beneath_it_and_only_pool_routes() {
     let lan = Lan::new(47, 2);
     let (me, bird) = (lan.v4(0), lan.v4(1));
     let dir = TempDir::new("aggr");
-    let conf = format!(
-        "router_id = \"{me}\"\nasn = 64512\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n{}\
-         [[pool]]\ncidr = \"10.244.0.0/16\"\n\
-         [[static]]\nprefix = \"10.244.1.0/26\"\nblackhole = true\n\
-         [[static]]\nprefix = \"10.244.1.8/29\"\nblackhole = true\n\
-         [[static]]\nprefix = \"192.0.2.0/24\"\nblackhole = true\n",
-        tern_peer("Node_bird", &bird, &me, 65002, false, false)
-    );
+    let conf = tern_node(&me, 64512)
+        + &tern_peer("Node_bird", &bird, &me, 65002, false, false)
+        + "[[pool]]\ncidr = \"10.244.0.0/16\"\n"
+        + &tern_block("10.244.1.0/26")
+        + &tern_block("10.244.1.8/29")
+        + &tern_block("192.0.2.0/24");
     let t = Ternd::start_in(&dir, &conf, Some(&lan.nodes[0]));
     let dir_b = TempDir::new("aggr-b");
     let bconf = format!(

@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use interop::netns::{available, Lan};
-use interop::{missing, run, wait_for, Bird, Proc, TempDir, Ternd};
+use interop::netns::{skip_without, Lan};
+use interop::{run, wait_for, Bird, Proc, TempDir, Ternd};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -17,15 +17,7 @@ fn gobgp(lan: &Lan, args: &[&str]) -> String {
 
 #[test]
 fn mesh_of_ternd_bird_and_gobgp_exchanges_withdraws_and_forgets() {
-    if missing(&["bird", "birdc", "gobgpd", "gobgp", "ip"]) {
-        return;
-    }
-    if !available() {
-        assert!(
-            std::env::var_os("TERN_REQUIRE_PEERS").is_none(),
-            "network namespaces unavailable (needs root)"
-        );
-        eprintln!("skipping: cannot create network namespaces");
+    if skip_without(&["bird", "birdc", "gobgpd", "gobgp", "ip"]) {
         return;
     }
     let lan = Lan::new(41, 3);
