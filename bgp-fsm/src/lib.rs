@@ -22,6 +22,8 @@
 //! `bgp_wire::split_message`), so a peer that dribbles bytes never resets
 //! the hold timer.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod event;
 mod negotiate;

@@ -19,6 +19,8 @@
 //! RFC 9003 (shutdown communication), RFC 7606 (revised error handling),
 //! RFC 7607 (AS 0).
 
+#![forbid(unsafe_code)]
+
 pub mod attributes;
 pub mod capability;
 mod context;

@@ -1,19 +1,35 @@
-//! tern's daemon crate: `ternd` (sessions, control socket) and `ternc`.
+//! tern's daemon crate: `ternd` (sessions, routing, control socket) and
+//! its client `ternc`.
 //!
-//! Layout: [`config`] reads and checks the TOML file; [`session`] runs one
-//! task per peer around the sans-IO `bgp_fsm::Peer` and does the socket
-//! work it asks for; [`server`] accepts BGP connections and hands them to
-//! their peer; [`ctl`] answers BIRD's control protocol on a Unix socket;
-//! [`run`] starts and stops it all; [`decode`] is `ternc decode`.
+//! Tasks and channels (every arrow a tokio channel; `[n]` one per peer):
+//!
+//! ```text
+//!                      listener ──TcpStream──▶ peer task[n] ◀──commands── control socket
+//!                                               │    ▲                        │  ▲
+//!   TCP ◀── writer[n] ◀── WriterMsg::Data ──────┘    │ ConnEvent              │  │ routes, counts,
+//!    │         ▲                                     │                        │  │ memory (oneshot)
+//!    │         │ WriterMsg::Updates         reader[n]┘ ◀── TCP                ▼  │
+//!    │         │                            (a permit per UPDATE)        rde (thread):
+//!    │         └──────────────────────────────────────────────────────── rib::Engine
+//!    └── RdeMsg::Written ────────────────────────────────────────────────▶  ▲
+//!                    peer task[n] ── RdeMsg::{Up, Down, Update, Refresh} ───┘
+//! ```
+//!
+//! - A peer task ([`peer::task`]) owns the sans-IO `bgp_fsm::Peer`: it
+//!   turns socket and timer happenings into FSM events and carries out the
+//!   FSM's actions. Its connections ([`peer::conn`]) have a reader that
+//!   frames messages and a writer that writes what the peer task and the
+//!   engine queue.
+//! - The engine's thread ([`rde`]) applies what sessions receive to
+//!   `rib::Engine` and hands each writer the UPDATEs it produces. Output
+//!   is bounded: the writer reports what it wrote, and the engine produces
+//!   for a peer only while little is unwritten.
+//! - [`control`] answers BIRD's control protocol; [`config`] is the
+//!   configuration model, its file, its defaults and its differences;
+//!   [`supervisor`] starts and stops it all.
 
-pub mod client;
 pub mod config;
-pub mod ctl;
-pub mod decode;
-pub mod lab;
-pub mod routes;
-pub mod run;
-pub mod server;
-pub mod session;
-pub mod sockopt;
-pub mod status;
+pub mod control;
+pub mod peer;
+pub mod rde;
+pub mod supervisor;

@@ -1,9 +1,11 @@
 //! Route attributes as the RIB keeps them: interned, so every route with
 //! the same attributes shares one `Arc`.
 
-use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use bgp_wire::attributes::{Aggregator, AsPath, Community, ExtCommunity, LargeCommunity, Origin, RawAttribute};
 use bgp_wire::{ClusterId, RouterId};
@@ -47,82 +49,74 @@ impl RouteAttrs {
     }
 }
 
-/// Hands out one shared `Arc` per distinct attribute set. Entries whose
-/// routes are all gone are dropped by [`Interner::sweep`] (or replaced on
-/// the next lookup), so churned attribute sets do not pile up.
+/// Hands out one shared `Arc` per distinct attribute set. The interner
+/// holds a reference to each; [`Interner::sweep`] drops the sets nobody
+/// else holds and hands them back, so the caller can first forget what it
+/// keyed on their addresses (the export cache) before their memory can be
+/// reused. Nothing is dropped behind the caller's back.
 #[derive(Default)]
 pub struct Interner {
-    set: HashSet<WeakKey>,
-    inserts_since_sweep: usize,
+    /// Each set with its hash, so growing the table never hashes again.
+    sets: HashTable<(u64, Arc<RouteAttrs>)>,
+    /// Sets held after the last sweep: the next is due when the table has
+    /// doubled since (amortised O(1) per insert).
+    live_after_sweep: usize,
     /// Seeded per interner, so a peer cannot aim attribute sets at one
     /// hash value.
     hasher: hashbrown::DefaultHashBuilder,
 }
 
-/// A weak entry hashed and compared by the attributes it points to.
-struct WeakKey {
-    hash: u64,
-    weak: Weak<RouteAttrs>,
-}
-
-impl std::hash::Hash for WeakKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        h.write_u64(self.hash);
-    }
-}
-
-impl PartialEq for WeakKey {
-    fn eq(&self, other: &WeakKey) -> bool {
-        self.hash == other.hash
-            && match (self.weak.upgrade(), other.weak.upgrade()) {
-                (Some(a), Some(b)) => a == b,
-                _ => Weak::ptr_eq(&self.weak, &other.weak),
-            }
-    }
-}
-
-impl Eq for WeakKey {}
-
 impl Interner {
     /// The shared copy of `attrs`.
     pub fn intern(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
-        let hash = std::hash::BuildHasher::hash_one(&self.hasher, &attrs);
-        let probe = Arc::new(attrs);
-        let key = WeakKey {
-            hash,
-            weak: Arc::downgrade(&probe),
-        };
-        if let Some(found) = self.set.get(&key).and_then(|k| k.weak.upgrade()) {
-            return found;
+        let hash = self.hasher.hash_one(&attrs);
+        if let Some((_, found)) = self.sets.find(hash, |(h, a)| *h == hash && **a == attrs) {
+            return found.clone();
         }
-        // A dead entry with equal hash may linger: replace it.
-        self.set.replace(key);
-        self.inserts_since_sweep += 1;
-        // Sweep when the set may have doubled: amortised O(1) per insert.
-        if self.inserts_since_sweep > 1024 && self.inserts_since_sweep > self.set.len() {
-            self.sweep();
+        let a = Arc::new(attrs);
+        self.sets.insert_unique(hash, (hash, a.clone()), |(h, _)| *h);
+        a
+    }
+
+    /// Whether enough sets may have died since the last sweep to make one
+    /// worth its O(n) walk.
+    pub fn sweep_due(&self) -> bool {
+        self.sets.len() > 2 * self.live_after_sweep + 1024
+    }
+
+    /// Drops the sets only the interner holds, returning them (their last
+    /// reference) to the caller.
+    pub fn sweep(&mut self) -> Vec<Arc<RouteAttrs>> {
+        let mut dead = Vec::new();
+        self.sets.retain(|(_, a)| {
+            if Arc::strong_count(a) == 1 {
+                dead.push(a.clone());
+                false
+            } else {
+                true
+            }
+        });
+        self.live_after_sweep = self.sets.len();
+        // Give back what a departed session's sets took.
+        if self.sets.capacity() > 4 * self.sets.len() + 64 {
+            self.sets.shrink_to(2 * self.sets.len(), |(h, _)| *h);
         }
-        probe
+        dead
     }
 
-    /// Drops entries no route uses any more.
-    pub fn sweep(&mut self) {
-        self.set.retain(|k| k.weak.strong_count() > 0);
-        self.inserts_since_sweep = 0;
-    }
-
-    /// Entries held, live or not yet swept: an upper bound of [`Self::len`]
-    /// that costs nothing.
-    pub fn entries(&self) -> usize {
-        self.set.len()
-    }
-
-    /// Live distinct attribute sets (counts them: O(n)).
+    /// Sets held, including any that died since the last sweep.
     pub fn len(&self) -> usize {
-        self.set.iter().filter(|k| k.weak.strong_count() > 0).count()
+        self.sets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.sets.is_empty()
+    }
+
+    /// Bytes on the heap for the sets and their index (the attributes' own
+    /// vectors not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.sets.capacity() * (std::mem::size_of::<(u64, Arc<RouteAttrs>)>() + 1)
+            + self.sets.len() * (std::mem::size_of::<RouteAttrs>() + 16)
     }
 }

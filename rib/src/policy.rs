@@ -73,7 +73,7 @@ pub fn check_import(local: &Local, attrs: &RouteAttrs, allow_local_as: usize) ->
 }
 
 /// The peer a route is to be sent to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     pub peer: PeerId,
     pub ebgp: bool,
@@ -87,7 +87,36 @@ pub struct Target {
     pub local_address6: Option<IpAddr>,
 }
 
+/// What [`export`] makes of a route for any peer of this class: a target
+/// without the peer's identity. Peers of one class (a reflector's clients,
+/// a node's mesh peers) share every rewritten attribute set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExportClass {
+    pub ebgp: bool,
+    pub rr_client: bool,
+    pub next_hop_self: bool,
+    pub local_address: IpAddr,
+    pub local_address6: Option<IpAddr>,
+}
+
 impl Target {
+    /// Split horizon: the peer a route came from never gets it back (it
+    /// would drop it as a loop, or hold a useless copy; BIRD and OpenBGPD
+    /// do the same). The one place this is decided.
+    pub fn is_source_of(&self, route: &Route) -> bool {
+        route.source.peer == Some(self.peer)
+    }
+
+    pub fn class(&self) -> ExportClass {
+        ExportClass {
+            ebgp: self.ebgp,
+            rr_client: self.rr_client,
+            next_hop_self: self.next_hop_self,
+            local_address: self.local_address,
+            local_address6: self.local_address6,
+        }
+    }
+
     /// The next hop we announce for a route of `family`: it must be of the
     /// route's family, whatever the session's transport.
     fn next_hop_self(&self, family: Family) -> IpAddr {
@@ -102,8 +131,7 @@ impl Target {
 /// sent at all.
 pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Option<RouteAttrs> {
     let src = &route.source;
-    // Never back to where it came from.
-    if src.peer == Some(to.peer) {
+    if to.is_source_of(route) {
         return None;
     }
     let a = &route.attrs;

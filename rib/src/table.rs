@@ -7,6 +7,12 @@
 //! doubling and touch every page of them; here the empty part of the
 //! index is small and the `Vec`'s unused capacity is never touched. A
 //! prefix with one route (most of them) keeps it inline, not on the heap.
+//!
+//! A slot keeps its number for as long as it exists, so per-peer state can
+//! be sets of slot numbers ([`crate::bitset`]). A prefix whose last route
+//! goes leaves its slot empty but indexed until the owner
+//! [`Table::release`]s it: peers that have not yet been told may still
+//! hold the prefix, and the slot number is how they find it.
 
 use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::DefaultHashBuilder;
@@ -19,9 +25,14 @@ use std::cmp::Ordering;
 use crate::decision::{best, compare, Route};
 use crate::PeerId;
 
+/// A slot's number: stable while the slot exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotId(pub u32);
+
 /// The routes to one prefix, the best first.
 #[derive(Debug)]
 enum Paths {
+    Empty,
     One(Route),
     Many(Vec<Route>),
 }
@@ -29,6 +40,7 @@ enum Paths {
 impl Paths {
     fn as_slice(&self) -> &[Route] {
         match self {
+            Paths::Empty => &[],
             Paths::One(r) => std::slice::from_ref(r),
             Paths::Many(v) => v,
         }
@@ -36,40 +48,42 @@ impl Paths {
 
     fn as_mut_slice(&mut self) -> &mut [Route] {
         match self {
+            Paths::Empty => &mut [],
             Paths::One(r) => std::slice::from_mut(r),
             Paths::Many(v) => v,
         }
     }
 
     fn push(&mut self, r: Route) {
-        match self {
-            Paths::Many(v) => {
+        match std::mem::replace(self, Paths::Empty) {
+            Paths::Empty => *self = Paths::One(r),
+            Paths::One(first) => *self = Paths::Many(vec![first, r]),
+            Paths::Many(mut v) => {
                 // Exactly as long as needed: doubling would leave a third
                 // of the table's route memory unused on average.
                 v.reserve_exact(1);
-                v.push(r)
-            }
-            Paths::One(_) => {
-                let Paths::One(first) = std::mem::replace(self, Paths::Many(Vec::with_capacity(2))) else {
-                    unreachable!()
-                };
-                *self = Paths::Many(vec![first, r]);
+                v.push(r);
+                *self = Paths::Many(v);
             }
         }
     }
 
-    /// Removes the route at `i`; `None` when it was the last one.
-    fn remove(self, i: usize) -> (Option<Paths>, Route) {
-        match self {
-            Paths::One(r) => (None, r),
+    /// Removes the route at `i`.
+    fn remove(&mut self, i: usize) -> Route {
+        match std::mem::replace(self, Paths::Empty) {
+            Paths::Empty => unreachable!("remove from an empty slot"),
+            Paths::One(r) => r,
             Paths::Many(mut v) => {
                 let r = v.remove(i);
-                let rest = match v.len() {
-                    0 => None,
-                    1 => v.pop().map(Paths::One),
-                    _ => Some(Paths::Many(v)),
+                *self = match v.len() {
+                    0 => Paths::Empty,
+                    1 => v.pop().map_or(Paths::Empty, Paths::One),
+                    _ => {
+                        v.shrink_to_fit();
+                        Paths::Many(v)
+                    }
                 };
-                (rest, r)
+                r
             }
         }
     }
@@ -98,14 +112,20 @@ impl Paths {
 struct Slot {
     prefix: Prefix,
     paths: Paths,
+    /// The highest ADD-PATH identifier a path of this slot was given since
+    /// the slot was made: a peer may hold any identifier up to it.
+    /// [`FREE`] marks a released slot.
+    high_id: u32,
 }
 
+/// `Slot::high_id` of a released slot (no path gets this identifier).
+const FREE: u32 = u32::MAX;
+
 /// What one change did to a prefix: the path that changed, before and
-/// after, and the best route before and after when that changed. The
-/// daemon turns it into what each peer is sent (see
-/// [`crate::adj_out::change_for`]).
+/// after, and the best route before and after when that changed.
 #[derive(Clone, Debug)]
 pub struct Delta {
+    pub slot: SlotId,
     pub prefix: Prefix,
     /// The path before the change (`None`: it is new).
     pub before: Option<Route>,
@@ -119,6 +139,16 @@ impl Delta {
     pub fn best_changed(&self) -> bool {
         self.best.is_some()
     }
+
+    /// The path was replaced by an identical one: nothing changed.
+    pub fn is_noop(&self) -> bool {
+        self.best.is_none() && same(self.before.as_ref(), self.after.as_ref())
+    }
+
+    /// The ADD-PATH identifier of the path that changed.
+    pub fn out_id(&self) -> u32 {
+        self.after.as_ref().or(self.before.as_ref()).map_or(0, |r| r.out_id)
+    }
 }
 
 /// Whether two optional routes are the same path with the same attributes.
@@ -126,36 +156,32 @@ pub(crate) fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => {
-            a.source.peer == b.source.peer && a.path_id == b.path_id && std::sync::Arc::ptr_eq(&a.attrs, &b.attrs)
+            a.source.peer == b.source.peer
+                && a.path_id == b.path_id
+                && std::sync::Arc::ptr_eq(&a.attrs, &b.attrs)
+                && a.igp_cost == b.igp_cost
         }
         _ => false,
     }
 }
 
-/// Takes path `j` out of `slot`; returns the change and whether the slot
-/// is now empty (its paths are then an empty list, for the caller to drop).
-fn take_path(slot: &mut Slot, j: usize) -> (Delta, bool) {
+/// Takes path `j` out of `slot`.
+fn take_path(slot: &mut Slot, i: u32, j: usize) -> Delta {
     let old_best = slot.paths.as_slice()[0].clone();
-    let paths = std::mem::replace(&mut slot.paths, Paths::Many(Vec::new()));
-    let (rest, removed) = paths.remove(j);
-    let new_best = rest.map(|mut p| {
-        // Only the loss of the best needs a new selection.
-        if j == 0 {
-            p.reselect();
-        }
-        let b = p.as_slice()[0].clone();
-        slot.paths = p;
-        b
-    });
-    let emptied = new_best.is_none();
+    let removed = slot.paths.remove(j);
+    // Only the loss of the best needs a new selection.
+    if j == 0 {
+        slot.paths.reselect();
+    }
+    let new_best = slot.paths.as_slice().first().cloned();
     let best = (!same(Some(&old_best), new_best.as_ref())).then_some((Some(old_best), new_best));
-    let delta = Delta {
+    Delta {
+        slot: SlotId(i),
         prefix: slot.prefix,
         before: Some(removed),
         after: None,
         best,
-    };
-    (delta, emptied)
+    }
 }
 
 /// Adj-RIB-In of every peer and the Loc-RIB, keyed by prefix.
@@ -163,15 +189,19 @@ fn take_path(slot: &mut Slot, j: usize) -> (Delta, bool) {
 pub struct Table {
     index: HashTable<u32>,
     slots: Vec<Slot>,
+    /// Released slots, for reuse.
+    free: Vec<u32>,
     hasher: DefaultHashBuilder,
     routes: usize,
+    prefixes: usize,
 }
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Table")
-            .field("prefixes", &self.slots.len())
+            .field("prefixes", &self.prefixes)
             .field("routes", &self.routes)
+            .field("slots", &self.slots.len())
             .finish()
     }
 }
@@ -188,6 +218,11 @@ impl Table {
             .map(|&i| i as usize)
     }
 
+    /// The slot of `prefix`, also when it is empty and not yet released.
+    pub fn slot(&self, prefix: &Prefix) -> Option<SlotId> {
+        self.find(prefix).map(|i| SlotId(i as u32))
+    }
+
     /// Adds or replaces the route of (`route.source.peer`, `route.path_id`).
     /// A new path gets the lowest ADD-PATH identifier not in use for the
     /// prefix (RFC 7911 §3: unique per prefix and sender).
@@ -196,54 +231,65 @@ impl Table {
         let Table {
             index,
             slots,
+            free,
             hasher,
             routes,
+            prefixes,
         } = self;
         let entry = index.entry(
             h,
             |&i| slots[i as usize].prefix == prefix,
             |&i| hasher.hash_one(slots[i as usize].prefix),
         );
-        let slot = match entry {
+        let i = match entry {
             Entry::Vacant(v) => {
-                route.out_id = 1;
-                v.insert(slots.len() as u32);
-                slots.push(Slot {
+                let slot = Slot {
                     prefix,
-                    paths: Paths::One(route.clone()),
-                });
-                *routes += 1;
-                return Delta {
-                    prefix,
-                    before: None,
-                    after: Some(route.clone()),
-                    best: Some((None, Some(route))),
+                    paths: Paths::Empty,
+                    high_id: 0,
                 };
+                let i = match free.pop() {
+                    Some(i) => {
+                        slots[i as usize] = slot;
+                        i
+                    }
+                    None => {
+                        slots.push(slot);
+                        (slots.len() - 1) as u32
+                    }
+                };
+                v.insert(i);
+                i
             }
-            Entry::Occupied(o) => &mut slots[*o.get() as usize],
+            Entry::Occupied(o) => *o.get(),
         };
-        let old_best = slot.paths.as_slice()[0].clone();
+        let slot = &mut slots[i as usize];
+        let old_best = slot.paths.as_slice().first().cloned();
+        if old_best.is_none() {
+            *prefixes += 1;
+        }
         let existing = slot
             .paths
             .as_slice()
             .iter()
             .position(|r| r.source.peer == route.source.peer && r.path_id == route.path_id);
         let before = match existing {
-            Some(i) => {
-                let r = &mut slot.paths.as_mut_slice()[i];
+            Some(j) => {
+                let r = &mut slot.paths.as_mut_slice()[j];
                 route.out_id = r.out_id;
                 let old = std::mem::replace(r, route.clone());
-                if i == 0 {
+                if j == 0 {
                     // The best changed: every route competes again.
                     slot.paths.reselect();
                 } else {
-                    slot.paths.promote(i);
+                    slot.paths.promote(j);
                 }
                 Some(old)
             }
             None => {
                 let used = |id: u32| slot.paths.as_slice().iter().any(|r| r.out_id == id);
-                route.out_id = (1..).find(|id| !used(*id)).unwrap_or(u32::MAX);
+                route.out_id = (1..FREE).find(|id| !used(*id)).unwrap_or(FREE - 1);
+                slot.high_id = slot.high_id.max(route.out_id);
                 slot.paths.push(route.clone());
                 *routes += 1;
                 slot.paths.promote(slot.paths.as_slice().len() - 1);
@@ -251,8 +297,9 @@ impl Table {
             }
         };
         let new_best = &slot.paths.as_slice()[0];
-        let best = (!same(Some(&old_best), Some(new_best))).then(|| (Some(old_best), Some(new_best.clone())));
+        let best = (!same(old_best.as_ref(), Some(new_best))).then(|| (old_best, Some(new_best.clone())));
         Delta {
+            slot: SlotId(i),
             prefix,
             before,
             after: Some(route),
@@ -271,62 +318,84 @@ impl Table {
         Some(self.remove_path(i, j))
     }
 
-    /// Removes path `j` of slot `i`, and the slot when it was the last.
     fn remove_path(&mut self, i: usize, j: usize) -> Delta {
         self.routes -= 1;
-        let (delta, emptied) = take_path(&mut self.slots[i], j);
-        if emptied {
-            self.remove_slot(i);
+        let d = take_path(&mut self.slots[i], i as u32, j);
+        if self.slots[i].paths.as_slice().is_empty() {
+            self.prefixes -= 1;
         }
-        delta
+        d
     }
 
-    /// Drops slot `i`: the last slot moves into its place.
-    fn remove_slot(&mut self, i: usize) {
+    /// Removes every route of a peer (session down), handing `f` one delta
+    /// per path: one pass over the slots, nothing collected.
+    pub fn remove_peer_with(&mut self, peer: PeerId, mut f: impl FnMut(Delta)) {
+        for i in 0..self.slots.len() {
+            while let Some(j) = self.slots[i]
+                .paths
+                .as_slice()
+                .iter()
+                .position(|r| r.source.peer == Some(peer))
+            {
+                f(self.remove_path(i, j));
+            }
+        }
+    }
+
+    /// [`Table::remove_peer_with`], collected.
+    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Delta> {
+        let mut out = Vec::new();
+        self.remove_peer_with(peer, |d| out.push(d));
+        out
+    }
+
+    /// Frees an empty slot for reuse: its prefix leaves the index. Whether
+    /// it was freed (a slot that gained a route meanwhile is kept).
+    pub fn release(&mut self, slot: SlotId) -> bool {
+        let i = slot.0 as usize;
+        match self.slots.get(i) {
+            Some(s) if s.paths.as_slice().is_empty() && s.high_id != FREE => {}
+            _ => return false,
+        }
         let h = self.hasher.hash_one(self.slots[i].prefix);
         if let Ok(e) = self.index.find_entry(h, |&x| x as usize == i) {
             e.remove();
         }
-        let last = self.slots.len() - 1;
-        if i != last {
-            let hl = self.hasher.hash_one(self.slots[last].prefix);
-            if let Some(x) = self.index.find_mut(hl, |&x| x as usize == last) {
-                *x = i as u32;
-            }
-        }
-        self.slots.swap_remove(i);
+        // Marked free, so a second release of the same number is a no-op.
+        self.slots[i].high_id = FREE;
+        self.free.push(slot.0);
+        true
     }
 
-    /// Removes every route of a peer (session down), one delta per path.
-    /// One pass over the slots; emptied slots go at the end and the index
-    /// is rebuilt once, rather than fixed up slot by slot.
-    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Delta> {
-        let mut out = Vec::new();
-        let mut emptied = false;
-        for slot in &mut self.slots {
-            while let Some(j) = slot.paths.as_slice().iter().position(|r| r.source.peer == Some(peer)) {
-                let (d, gone) = take_path(slot, j);
-                out.push(d);
-                self.routes -= 1;
-                if gone {
-                    emptied = true;
-                    break;
-                }
-            }
-        }
-        if emptied {
-            self.slots.retain(|s| !s.paths.as_slice().is_empty());
-            let Table {
-                index, slots, hasher, ..
-            } = self;
-            index.clear();
-            for (i, s) in slots.iter().enumerate() {
-                index.insert_unique(hasher.hash_one(s.prefix), i as u32, |&k| {
-                    hasher.hash_one(slots[k as usize].prefix)
-                });
-            }
-        }
-        out
+    /// The prefix of a slot (also of an empty one).
+    pub fn prefix_of(&self, slot: SlotId) -> Option<Prefix> {
+        self.slots
+            .get(slot.0 as usize)
+            .filter(|s| s.high_id != FREE)
+            .map(|s| s.prefix)
+    }
+
+    /// The routes of a slot, the best first (none when empty or free).
+    pub fn paths_of(&self, slot: SlotId) -> &[Route] {
+        self.slots.get(slot.0 as usize).map_or(&[], |s| s.paths.as_slice())
+    }
+
+    /// The highest ADD-PATH identifier given out in a slot.
+    pub fn high_id(&self, slot: SlotId) -> u32 {
+        self.slots
+            .get(slot.0 as usize)
+            .filter(|s| s.high_id != FREE)
+            .map_or(0, |s| s.high_id)
+    }
+
+    /// Slot numbers in use or free: every slot number is below this.
+    pub fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// Slots that hold no route but are not released yet.
+    pub fn empty_slots(&self) -> usize {
+        self.slots.len() - self.free.len() - self.prefixes
     }
 
     /// The best route to `prefix`.
@@ -339,27 +408,55 @@ impl Table {
         self.find(prefix).map_or(&[], |i| self.slots[i].paths.as_slice())
     }
 
-    /// Every prefix with its routes, the best first, in no set order.
+    /// Every prefix with its routes, the best first, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &[Route])> {
-        self.slots.iter().map(|s| (&s.prefix, s.paths.as_slice()))
+        self.slots
+            .iter()
+            .filter(|s| !s.paths.as_slice().is_empty())
+            .map(|s| (&s.prefix, s.paths.as_slice()))
+    }
+
+    /// Every prefix with at least one route, with its slot.
+    pub fn slots(&self) -> impl Iterator<Item = (SlotId, &Prefix)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.paths.as_slice().is_empty())
+            .map(|(i, s)| (SlotId(i as u32), &s.prefix))
     }
 
     /// Prefixes with at least one route.
     pub fn prefixes(&self) -> impl Iterator<Item = &Prefix> {
-        self.slots.iter().map(|s| &s.prefix)
+        self.iter().map(|(p, _)| p)
     }
 
-    /// Number of prefixes (networks).
+    /// Number of prefixes (networks) with at least one route.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.prefixes
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.prefixes == 0
     }
 
     /// Number of routes (paths) over all prefixes.
     pub fn route_count(&self) -> usize {
         self.routes
+    }
+
+    /// Bytes on the heap: slots, their index, and paths beyond the first.
+    pub fn heap_bytes(&self) -> usize {
+        let many: usize = self
+            .slots
+            .iter()
+            .map(|s| match &s.paths {
+                Paths::Many(v) => v.capacity() * std::mem::size_of::<Route>(),
+                _ => 0,
+            })
+            .sum();
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.free.capacity() * 4
+            + many
     }
 }

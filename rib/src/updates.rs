@@ -11,6 +11,57 @@ use bgp_wire::{Action, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionC
 
 use crate::attrs::RouteAttrs;
 
+/// A change to send: announce (with attributes) or withdraw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub entry: NlriEntry,
+    pub attrs: Option<Arc<RouteAttrs>>,
+}
+
+impl Change {
+    pub fn announce(entry: NlriEntry, attrs: Arc<RouteAttrs>) -> Change {
+        Change {
+            entry,
+            attrs: Some(attrs),
+        }
+    }
+
+    pub fn withdraw(entry: NlriEntry) -> Change {
+        Change { entry, attrs: None }
+    }
+}
+
+/// The changes of one family, as [`pack`] takes them.
+#[derive(Debug, Default)]
+pub struct FamilyChanges {
+    pub family: Option<Family>,
+    pub announce: Vec<(NlriEntry, Arc<RouteAttrs>)>,
+    pub withdraw: Vec<NlriEntry>,
+}
+
+/// Splits changes by family, keeping their order within each.
+pub fn by_family(changes: impl IntoIterator<Item = Change>) -> Vec<FamilyChanges> {
+    let mut out: Vec<FamilyChanges> = Vec::new();
+    for c in changes {
+        let f = c.entry.prefix.family();
+        let i = match out.iter().position(|x| x.family == Some(f)) {
+            Some(i) => i,
+            None => {
+                out.push(FamilyChanges {
+                    family: Some(f),
+                    ..FamilyChanges::default()
+                });
+                out.len() - 1
+            }
+        };
+        match c.attrs {
+            Some(a) => out[i].announce.push((c.entry, a)),
+            None => out[i].withdraw.push(c.entry),
+        }
+    }
+    out
+}
+
 /// What one received UPDATE asks of the table.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Received {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
 use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
-    check_import, compare, export, IgpCost, Ineligible, Interner, Local, Reason, Route, RouteAttrs, Source, Table,
-    Target,
+    check_import, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter, Reason, Route,
+    RouteAttrs, Source, Table, Target,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -22,7 +22,7 @@ fn rid(s: &str) -> RouterId {
 
 fn src(peer: u32, addr: &str, id: &str, ebgp: bool) -> Arc<Source> {
     Arc::new(Source {
-        peer: Some(peer),
+        peer: Some(PeerId(peer)),
         peer_address: Some(ip(addr)),
         peer_router_id: rid(id),
         ebgp,
@@ -184,7 +184,7 @@ fn the_table_keeps_every_path_and_the_best_first() {
             .best_changed(),
         "lower router ID takes over"
     );
-    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(1));
+    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(PeerId(1)));
     assert_eq!((t.len(), t.route_count()), (1, 2));
     // Replacing a path with a worse one hands over to the other.
     assert!(t
@@ -193,19 +193,21 @@ fn the_table_keeps_every_path_and_the_best_first() {
             route(s1.clone(), attrs(|a| a.local_pref = Some(50)))
         )
         .best_changed());
-    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(2));
+    assert_eq!(t.best(&p("10.244.1.0/26")).unwrap().source.peer, Some(PeerId(2)));
     assert_eq!(t.route_count(), 2);
     // A withdrawal of the non-best path changes nothing visible.
-    let d = t.withdraw(&p("10.244.1.0/26"), Some(1), 0).expect("a path went");
+    let d = t
+        .withdraw(&p("10.244.1.0/26"), Some(PeerId(1)), 0)
+        .expect("a path went");
     assert!(!d.best_changed());
     assert!(
-        t.withdraw(&p("10.9.9.0/24"), Some(1), 0).is_none(),
+        t.withdraw(&p("10.9.9.0/24"), Some(PeerId(1)), 0).is_none(),
         "unknown prefix: no-op"
     );
     t.update(p("10.244.2.0/26"), route(s2.clone(), attrs(|_| {})));
     // Peer 2 goes down: both prefixes lose their best, and vanish.
     let mut changed: Vec<Prefix> = t
-        .remove_peer(2)
+        .remove_peer(PeerId(2))
         .into_iter()
         .filter(|d| d.best_changed())
         .map(|d| d.prefix)
@@ -246,7 +248,7 @@ fn loop_checks_on_import() {
 fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
     Target {
         local_address6: None,
-        peer,
+        peer: PeerId(peer),
         ebgp,
         rr_client,
         next_hop_self: false,
@@ -387,4 +389,128 @@ fn a_route_stays_32_bytes() {
     // A table holds one per path: every byte here is a megabyte per
     // million paths.
     assert_eq!(std::mem::size_of::<Route>(), 32);
+}
+
+#[test]
+fn the_table_survives_heavy_churn() {
+    // Slots are reused when prefixes go: every lookup must still find its own.
+    let mut t = Table::new();
+    let prefixes: Vec<Prefix> = (0..2000u32)
+        .map(|i| Prefix::v4((0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+        .collect();
+    let sources: Vec<Arc<Source>> = (1..=3)
+        .map(|n| src(n, &format!("10.0.0.{n}"), &format!("{n}.{n}.{n}.{n}"), true))
+        .collect();
+    for (i, pfx) in prefixes.iter().enumerate() {
+        let len = 1 + i % 4;
+        let r = route(
+            sources[i % 3].clone(),
+            attrs(|a| a.as_path = AsPath::sequence((0..len).map(|_| Asn(65001)))),
+        );
+        t.update(*pfx, r);
+    }
+    for pfx in prefixes.iter().step_by(2) {
+        let peer = t.best(pfx).unwrap().source.peer;
+        let d = t.withdraw(pfx, peer, 0).unwrap();
+        assert!(t.release(d.slot), "an emptied slot can be released");
+    }
+    assert_eq!(t.len(), 1000);
+    for (i, pfx) in prefixes.iter().enumerate() {
+        assert_eq!(t.best(pfx).is_some(), i % 2 == 1, "{pfx}");
+    }
+    let deltas = t.remove_peer(PeerId(2));
+    assert!(deltas.iter().all(|d| d.after.is_none()));
+    for d in &deltas {
+        t.release(d.slot);
+    }
+    for (i, pfx) in prefixes.iter().enumerate() {
+        let want = i % 2 == 1 && i % 3 != 1;
+        assert_eq!(t.best(pfx).is_some(), want, "{pfx}");
+    }
+    assert_eq!(t.iter().count(), t.len());
+    // Released slots are reused, and the reused ones find their prefixes.
+    let before = t.slot_count();
+    for pfx in prefixes.iter().step_by(2) {
+        t.update(*pfx, route(sources[0].clone(), attrs(|_| {})));
+    }
+    assert_eq!(t.slot_count(), before, "no new slots while free ones remain");
+    for pfx in prefixes.iter().step_by(2) {
+        assert_eq!(t.best(pfx).unwrap().source.peer, Some(PeerId(1)), "{pfx}");
+    }
+}
+
+#[test]
+fn a_peer_going_down_removes_each_of_its_paths() {
+    let mut t = Table::new();
+    let x = p("10.244.1.0/26");
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", true);
+    let s2 = src(2, "10.0.0.2", "2.2.2.2", true);
+    for (s, id) in [(s1.clone(), 1), (s1, 2), (s2, 0)] {
+        t.update(
+            x,
+            Route {
+                path_id: id,
+                ..route(s, attrs(|_| {}))
+            },
+        );
+    }
+    let deltas = t.remove_peer(PeerId(1));
+    assert_eq!(deltas.len(), 2, "one delta per path");
+    assert_eq!((t.len(), t.route_count()), (1, 1));
+    assert_eq!(t.best(&x).unwrap().source.peer, Some(PeerId(2)));
+}
+
+#[test]
+fn an_emptied_slot_keeps_its_number_until_released() {
+    let mut t = Table::new();
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", false);
+    let x = p("10.244.1.0/26");
+    let slot = t.update(x, route(s1.clone(), attrs(|_| {}))).slot;
+    let d = t.withdraw(&x, Some(PeerId(1)), 0).unwrap();
+    assert_eq!((d.slot, t.len(), t.empty_slots()), (slot, 0, 1));
+    assert_eq!(t.prefix_of(slot), Some(x), "peers still find what went");
+    // Back before release: the same slot.
+    assert_eq!(t.update(x, route(s1.clone(), attrs(|_| {}))).slot, slot);
+    assert!(!t.release(slot), "a slot with a route stays");
+    t.withdraw(&x, Some(PeerId(1)), 0);
+    assert!(t.release(slot));
+    assert!(!t.release(slot), "twice is a no-op");
+    assert_eq!((t.prefix_of(slot), t.empty_slots()), (None, 0));
+}
+
+#[test]
+fn prefix_filter_pools_and_own_blocks() {
+    let f = PrefixFilter {
+        pools: vec![p("10.244.0.0/16"), p("fd00:244::/48")],
+        blocks: vec![p("10.244.1.0/26")],
+    };
+    assert!(f.allows(&p("10.244.1.0/26")), "the block itself");
+    assert!(
+        !f.allows(&p("10.244.1.7/32")),
+        "nothing more specific than an own block"
+    );
+    assert!(f.allows(&p("10.244.2.0/26")), "another node's block");
+    assert!(f.allows(&p("10.244.2.9/32")), "another node's borrowed address");
+    assert!(!f.allows(&p("10.245.0.0/26")), "outside every pool");
+    assert!(f.allows(&p("fd00:244:0:1::/122")));
+    assert!(
+        PrefixFilter::default().allows(&p("192.0.2.0/24")),
+        "no pools: everything"
+    );
+}
+
+#[test]
+fn changes_split_by_family_in_order() {
+    let a = attrs(|_| {});
+    let x = bgp_wire::NlriEntry::new(p("10.0.1.0/24"));
+    let six = bgp_wire::NlriEntry::new(p("fd00::/64"));
+    let groups = rib::updates::by_family(vec![
+        rib::Change::announce(x, a.clone()),
+        rib::Change::withdraw(six),
+        rib::Change::withdraw(x),
+    ]);
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].family, Some(Family::IPV4_UNICAST));
+    assert_eq!((groups[0].announce.len(), groups[0].withdraw.len()), (1, 1));
+    assert_eq!(groups[1].family, Some(Family::IPV6_UNICAST));
 }

@@ -1,6 +1,7 @@
 //! Socket options BGP needs that std and tokio do not offer: TCP MD5
-//! signatures (RFC 2385, Linux TCP_MD5SIG) and GTSM (RFC 5082, IP_MINTTL /
-//! IPV6_MINHOPCOUNT).
+//! signatures (RFC 2385, Linux TCP_MD5SIG), GTSM (RFC 5082, IP_MINTTL /
+//! IPV6_MINHOPCOUNT), and a bound on what the kernel holds unsent
+//! (TCP_NOTSENT_LOWAT).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -89,6 +90,25 @@ pub fn set_gtsm(fd: &impl AsRawFd, v4: bool, hops: u8) {
     };
     if let Err(e) = r {
         tracing::warn!("cannot set TTL security: {e}");
+    }
+}
+
+/// Bytes not yet sent that the kernel holds for a BGP connection, at
+/// most: beyond it the socket is not writable, so a peer that reads slowly
+/// leaves the rest in the engine, which sends the latest state of each
+/// prefix when the peer catches up, not a queue of superseded UPDATEs.
+const NOTSENT_LOWAT: libc::c_int = 128 * 1024;
+
+/// Limits what the kernel queues unsent on a connection (Linux
+/// TCP_NOTSENT_LOWAT); see [`NOTSENT_LOWAT`].
+pub fn set_notsent_lowat(fd: &impl AsRawFd) {
+    if let Err(e) = setsockopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_TCP,
+        libc::TCP_NOTSENT_LOWAT,
+        &NOTSENT_LOWAT,
+    ) {
+        tracing::warn!("cannot limit unsent bytes: {e}");
     }
 }
 

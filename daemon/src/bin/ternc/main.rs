@@ -1,5 +1,8 @@
 //! `ternc`: tern's command-line client.
 
+mod client;
+mod decode;
+
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -66,7 +69,12 @@ enum Command {
 
 /// Sends one command to ternd and prints the answer.
 fn ask(cli: &Cli, command: &str) -> ExitCode {
-    let reply = match daemon::client::query(&cli.socket, command) {
+    let command = if cli.json {
+        format!("json {command}")
+    } else {
+        command.to_string()
+    };
+    let reply = match client::query(&cli.socket, &command) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ternc: cannot talk to ternd on {}: {e}", cli.socket.display());
@@ -76,12 +84,12 @@ fn ask(cli: &Cli, command: &str) -> ExitCode {
     if cli.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&daemon::client::to_json(command, &reply)).unwrap_or_default()
+            serde_json::to_string_pretty(&client::json(&reply)).unwrap_or_default()
         );
     } else {
-        print!("{}", daemon::client::text(&reply));
+        print!("{}", client::text(&reply));
     }
-    if daemon::client::is_error(&reply) {
+    if client::is_error(&reply) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -133,7 +141,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             if hex {
-                match daemon::decode::parse_hex(&String::from_utf8_lossy(&raw)) {
+                match decode::parse_hex(&String::from_utf8_lossy(&raw)) {
                     Ok(b) => raw = b,
                     Err(e) => {
                         eprintln!("ternc decode: {e}");
@@ -157,7 +165,7 @@ fn main() -> ExitCode {
                 add_path: families,
                 extended_message,
             };
-            let out = daemon::decode::decode_stream(&Bytes::from(raw), &ctx);
+            let out = decode::decode_stream(&Bytes::from(raw), &ctx);
             let mut stdout = std::io::stdout().lock();
             for o in &out.objects {
                 let line = if pretty {

@@ -1,27 +1,33 @@
-//! Starting and stopping the whole daemon.
+//! Starting and stopping the whole daemon: the engine's thread, a task per
+//! peer, the listeners, the control socket, and the order of shutdown.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tracing::{error, info};
 
-use crate::config::Config;
-use crate::status::{Command, Daemon};
+use crate::config::{Config, PeerIds};
+use crate::control::Daemon;
+use crate::peer::Command;
 
 /// Runs `ternd` with a checked configuration until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> std::io::Result<()> {
-    let listeners = crate::server::bind(&cfg)?;
-    let rib = crate::routes::spawn(&cfg);
-    let in_flight = crate::routes::in_flight();
+    let listeners = crate::peer::listener::bind(&cfg)?;
+    let mut ids = PeerIds::default();
+    let named: Vec<_> = cfg.peers.iter().map(|p| (ids.id(&p.name), p)).collect();
+    let names: HashMap<_, _> = named.iter().map(|(id, p)| (*id, p.name.clone())).collect();
+    let in_flight = crate::rde::in_flight();
+    let rde = crate::rde::spawn(&cfg, names, in_flight.clone())?;
     let mut peers = Vec::new();
-    for (i, p) in cfg.peers.iter().enumerate() {
-        let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ i as u64;
-        peers.push(crate::session::spawn(
-            i as u32,
+    for (id, p) in named {
+        let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ u64::from(id.0);
+        peers.push(crate::peer::task::spawn(
+            id,
             p.clone(),
             cfg.fsm_config(p),
             seed,
-            rib.clone(),
+            rde.clone(),
             in_flight.clone(),
         ));
     }
@@ -33,18 +39,18 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         reconfigured: now,
         peers: peers.clone(),
         down: down_tx,
-        rib,
+        rde,
     });
     let shared = Arc::new(peers);
     for l in listeners {
-        tokio::spawn(crate::server::serve(l, shared.clone()));
+        tokio::spawn(crate::peer::listener::serve(l, shared.clone()));
     }
     let ctl_path = cfg.ctl_socket.clone();
     let ctl = {
         let d = daemon.clone();
         let path = ctl_path.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::ctl::serve(&path, d).await {
+            if let Err(e) = crate::control::serve(&path, d).await {
                 error!("control socket {}: {e}", path.display());
             }
         })

@@ -1,5 +1,5 @@
-//! `ternd`'s TOML configuration: parsing, defaults and validation, with
-//! every error naming its line and field.
+//! `ternd`'s TOML configuration file: parsing and validation into the
+//! [`Config`] model, with every error naming its line and field.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,9 +10,8 @@ use bgp_wire::{Asn, RouterId};
 use serde::Deserialize;
 use toml::Spanned;
 
-/// The default AS of a node, as in Calico.
-pub const DEFAULT_ASN: u32 = 64512;
-pub const DEFAULT_PORT: u16 = 179;
+use super::defaults;
+use super::model::{Config, PeerSettings, StaticRoute};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +57,7 @@ struct RawPeer {
     hold_time: Option<Spanned<u16>>,
     keepalive: Option<Spanned<u16>>,
     connect_retry: Option<Spanned<u64>>,
+    error_wait: Option<Spanned<[u64; 2]>>,
     password: Option<Spanned<String>>,
     ttl_security: Option<Spanned<u8>>,
     description: Option<String>,
@@ -67,63 +67,6 @@ struct RawPeer {
     next_hop: Option<Spanned<String>>,
     local_address6: Option<Spanned<String>>,
     allow_local_as: Option<u8>,
-}
-
-/// A validated configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    pub router_id: RouterId,
-    pub asn: Asn,
-    /// Addresses to listen on for BGP.
-    pub listen: Vec<SocketAddr>,
-    pub ctl_socket: PathBuf,
-    /// Set when this node reflects routes (RFC 4456).
-    pub cluster_id: Option<bgp_wire::ClusterId>,
-    pub peers: Vec<PeerSettings>,
-    /// Routes this node originates.
-    pub statics: Vec<StaticRoute>,
-    /// Address pools: when any is configured, only routes within them are exported.
-    pub pools: Vec<bgp_wire::Prefix>,
-}
-
-/// A route from the configuration (e.g. a node's IPAM block).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaticRoute {
-    pub prefix: bgp_wire::Prefix,
-    /// `None`: blackhole.
-    pub via: Option<IpAddr>,
-    pub communities: Vec<bgp_wire::attributes::Community>,
-    pub local_pref: Option<u32>,
-}
-
-/// One configured peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerSettings {
-    /// The protocol name `show protocols` shows (`Mesh_127_0_0_2`).
-    pub name: String,
-    pub address: IpAddr,
-    pub port: u16,
-    pub asn: Asn,
-    pub local_address: Option<IpAddr>,
-    pub passive: bool,
-    pub hold_time: u16,
-    pub keepalive: Option<u16>,
-    pub connect_retry: Duration,
-    /// TCP MD5 signature key (RFC 2385).
-    pub password: Option<String>,
-    /// GTSM hop count (RFC 5082): send TTL 255, accept ≥ 256 − hops.
-    pub ttl_security: Option<u8>,
-    pub description: Option<String>,
-    pub graceful_restart: Option<u16>,
-    pub add_path: bool,
-    /// A route reflection client of ours (RFC 4456).
-    pub rr_client: bool,
-    /// Always announce ourselves as next hop, also over iBGP.
-    pub next_hop_self: bool,
-    /// How often our AS may appear in a received AS_PATH (Calico's numAllowedLocalASNumbers).
-    pub allow_local_as: u8,
-    /// Our IPv6 next hop for IPv6 routes sent over an IPv4 session.
-    pub local_address6: Option<IpAddr>,
 }
 
 /// A configuration problem, located.
@@ -218,22 +161,22 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
     let asn = match &raw.asn {
         Some(a) if *a.get_ref() == 0 => {
             errs.at(a, "asn: AS 0 is reserved (RFC 7607)".into());
-            Asn(DEFAULT_ASN)
+            Asn(defaults::ASN)
         }
         Some(a) => Asn(*a.get_ref()),
-        None => Asn(DEFAULT_ASN),
+        None => Asn(defaults::ASN),
     };
     let mut listen = Vec::new();
     match &raw.listen {
         None => listen.push(SocketAddr::new(
             IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-            DEFAULT_PORT,
+            defaults::PORT,
         )),
         Some(l) => {
             for a in l.get_ref() {
                 match a
                     .parse::<SocketAddr>()
-                    .or_else(|_| a.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_PORT)))
+                    .or_else(|_| a.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, defaults::PORT)))
                 {
                     Ok(s) => listen.push(s),
                     Err(_) => errs.at(l, format!("listen: {a:?} is not an address or address:port")),
@@ -244,7 +187,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
     let ctl_socket = PathBuf::from(
         raw.ctl_socket
             .as_ref()
-            .map_or("/run/tern/tern.ctl", |s| s.get_ref().as_str()),
+            .map_or(defaults::CTL_SOCKET, |s| s.get_ref().as_str()),
     );
     let mut peers = Vec::new();
     let mut names = HashSet::new();
@@ -269,7 +212,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED)
             }
         };
-        let port = p.port.as_ref().map_or(DEFAULT_PORT, |s| *s.get_ref());
+        let port = p.port.as_ref().map_or(defaults::PORT, |s| *s.get_ref());
         if !addrs.insert((address, port)) {
             errs.at(
                 &p.address,
@@ -301,7 +244,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
                 }
             },
         };
-        let hold_time = p.hold_time.as_ref().map_or(240, |h| *h.get_ref());
+        let hold_time = p.hold_time.as_ref().map_or(defaults::HOLD_TIME, |h| *h.get_ref());
         if let Some(h) = &p.hold_time {
             // RFC 4271 §4.2: zero, or at least three seconds.
             if matches!(*h.get_ref(), 1 | 2) {
@@ -343,10 +286,21 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
         let connect_retry = match &p.connect_retry {
             Some(c) if *c.get_ref() == 0 => {
                 errs.at(c, "peer.connect_retry: at least 1 second".into());
-                Duration::from_secs(5)
+                defaults::CONNECT_RETRY
             }
             Some(c) => Duration::from_secs(*c.get_ref()),
-            None => Duration::from_secs(5),
+            None => defaults::CONNECT_RETRY,
+        };
+        let error_wait = match &p.error_wait {
+            Some(w) if w.get_ref()[0] > w.get_ref()[1] => {
+                errs.at(
+                    w,
+                    "peer.error_wait: [first, longest]: the first wait is the shorter".into(),
+                );
+                defaults::ERROR_WAIT
+            }
+            Some(w) => (w.get_ref()[0], w.get_ref()[1]),
+            None => defaults::ERROR_WAIT,
         };
         peers.push(PeerSettings {
             name,
@@ -358,11 +312,12 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             hold_time,
             keepalive: p.keepalive.map(|k| *k.get_ref()),
             connect_retry,
+            error_wait: (Duration::from_secs(error_wait.0), Duration::from_secs(error_wait.1)),
             password: p.password.map(|s| s.into_inner()),
             ttl_security: p.ttl_security.map(|t| *t.get_ref()),
             description: p.description,
-            graceful_restart: Some(p.graceful_restart.map_or(120, |g| *g.get_ref())),
-            add_path: p.add_path.unwrap_or(true),
+            graceful_restart: Some(p.graceful_restart.map_or(defaults::GRACEFUL_RESTART, |g| *g.get_ref())),
+            add_path: p.add_path.unwrap_or(defaults::ADD_PATH),
             rr_client: p.rr_client.unwrap_or(false),
             next_hop_self: match &p.next_hop {
                 None => false,
@@ -466,20 +421,6 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
         })
     } else {
         Err(errs.list)
-    }
-}
-
-impl Config {
-    /// The FSM settings for one peer.
-    pub fn fsm_config(&self, p: &PeerSettings) -> bgp_fsm::PeerConfig {
-        let mut c = bgp_fsm::PeerConfig::new(self.asn, p.asn, self.router_id);
-        c.hold_time = p.hold_time;
-        c.keepalive = p.keepalive;
-        c.passive = p.passive;
-        c.connect_retry = p.connect_retry;
-        c.graceful_restart = p.graceful_restart;
-        c.add_path = p.add_path;
-        c
     }
 }
 

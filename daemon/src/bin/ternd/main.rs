@@ -1,4 +1,12 @@
-//! `ternd`: tern's BGP daemon.
+//! `ternd`: tern's BGP daemon, and `ternd lab`.
+
+// ternc's side of the control socket; `ternd lab` asks its nodes with it
+// and needs only part of it.
+#[allow(dead_code)]
+#[path = "../ternc/client.rs"]
+mod client;
+mod lab;
+mod malloc;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +35,7 @@ enum Sub {
         #[arg(long, default_value_t = 4)]
         nodes: usize,
         #[arg(long, value_enum, default_value = "mesh")]
-        topology: daemon::lab::Topology,
+        topology: lab::Topology,
         /// BGP port every node listens on (above 1024: no root needed).
         #[arg(long, default_value_t = 11179)]
         port: u16,
@@ -59,7 +67,7 @@ fn main() -> ExitCode {
             eprintln!("ternd lab: --nodes 2..250 and --net X.Y (addresses 127.X.Y.n)");
             return ExitCode::from(2);
         }
-        let opts = daemon::lab::Options {
+        let opts = lab::Options {
             nodes,
             topology,
             port,
@@ -67,7 +75,7 @@ fn main() -> ExitCode {
             duration: duration.map(std::time::Duration::from_secs),
             timeout: std::time::Duration::from_secs(timeout),
         };
-        return if daemon::lab::run(&opts) {
+        return if lab::run(&opts) {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -95,6 +103,7 @@ fn main() -> ExitCode {
         println!("{}: configuration OK ({} peers)", path.display(), cfg.peers.len());
         return ExitCode::SUCCESS;
     }
+    malloc::settle();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -114,7 +123,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(daemon::run::run(cfg)) {
+    match rt.block_on(daemon::supervisor::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ternd: {e}");

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpSocket};
 use tracing::{info, warn};
 
+use super::PeerHandle;
 use crate::config::Config;
-use crate::status::PeerHandle;
 
 /// Binds every configured listen address. Fails when none can be bound.
 pub fn bind(cfg: &Config) -> std::io::Result<Vec<TcpListener>> {
@@ -48,7 +48,7 @@ fn bind_one(cfg: &Config, addr: SocketAddr) -> std::io::Result<TcpListener> {
                 (SocketAddr::V4(_), IpAddr::V6(_)) => continue,
                 (_, a) => a,
             };
-            crate::sockopt::set_md5(&sock, peer, key)?;
+            super::sockopt::set_md5(&sock, peer, key)?;
         }
     }
     // GTSM (RFC 5082): when every peer reached through this listener uses
@@ -62,7 +62,7 @@ fn bind_one(cfg: &Config, addr: SocketAddr) -> std::io::Result<TcpListener> {
         .collect();
     if !same_family.is_empty() && same_family.iter().all(|p| p.ttl_security.is_some()) {
         let hops = same_family.iter().filter_map(|p| p.ttl_security).max().unwrap_or(1);
-        crate::sockopt::set_gtsm(&sock, addr.is_ipv4(), hops);
+        super::sockopt::set_gtsm(&sock, addr.is_ipv4(), hops);
     }
     sock.bind(addr)?;
     sock.listen(128)

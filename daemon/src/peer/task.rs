@@ -3,44 +3,21 @@
 //! actions. Protocol decisions stay in the FSM; this file only does I/O.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use bgp_fsm::{Action, ConnId, Event, Peer, SessionError, State, Timer};
-use bgp_wire::{split_message, Message, Notification, SessionCtx};
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bgp_fsm::{Action, ConnId, Event, Negotiated, Peer, SessionError, State, Timer};
+use bgp_wire::{Message, Notification, SessionCtx};
+use rib::PeerId;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::conn::{attach, Conn, ConnEvent, WriterMsg};
+use super::sockopt;
+use super::{Command, CommandResult, PeerHandle, PeerStatus};
 use crate::config::PeerSettings;
-use crate::sockopt;
-use crate::status::{Command, CommandResult, PeerHandle, PeerStatus};
-
-/// What the connection tasks report to their peer task.
-enum ConnEvent {
-    Connected(TcpStream),
-    ConnectFailed(String),
-    /// A message, with the permit it took if it is an UPDATE.
-    Frame(Bytes, Option<tokio::sync::OwnedSemaphorePermit>),
-    Framing(bgp_wire::HeaderError),
-    Closed(Option<String>),
-    Drained,
-}
-
-enum WriterMsg {
-    Data(Bytes),
-    Close,
-}
-
-struct Conn {
-    tx: mpsc::UnboundedSender<WriterMsg>,
-    reader: tokio::task::JoinHandle<()>,
-    writer: tokio::task::JoinHandle<()>,
-    local: Option<SocketAddr>,
-}
+use crate::rde::RdeMsg;
 
 struct Task {
     name: String,
@@ -56,10 +33,9 @@ struct Task {
     /// Writers of connections we closed, flushing (a NOTIFICATION, say),
     /// and their readers, draining until the peer closes too.
     closing: Vec<tokio::task::JoinHandle<()>>,
-    /// This peer's number for the RIB task.
-    id: crate::routes::PeerId,
-    rib: mpsc::UnboundedSender<crate::routes::RibMsg>,
-    updates_tx: crate::routes::UpdateSender,
+    /// This peer's number for the routing engine.
+    id: PeerId,
+    rde: mpsc::UnboundedSender<RdeMsg>,
     /// Counts sessions, so UPDATEs meant for an earlier one are dropped.
     epoch: u64,
     /// Bounds the UPDATEs between our readers and the RIB.
@@ -70,11 +46,11 @@ struct Task {
 
 /// Starts the task of one peer and returns its handle.
 pub fn spawn(
-    id: crate::routes::PeerId,
+    id: PeerId,
     settings: PeerSettings,
     fsm_cfg: bgp_fsm::PeerConfig,
     seed: u64,
-    rib: mpsc::UnboundedSender<crate::routes::RibMsg>,
+    rde: mpsc::UnboundedSender<RdeMsg>,
     in_flight: Arc<tokio::sync::Semaphore>,
 ) -> PeerHandle {
     let status = Arc::new(Mutex::new(PeerStatus {
@@ -101,8 +77,8 @@ pub fn spawn(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (acc_tx, acc_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let (up_tx, up_rx) = mpsc::unbounded_channel();
     let handle = PeerHandle {
+        id,
         name: settings.name.clone(),
         address: settings.address,
         status: status.clone(),
@@ -121,13 +97,12 @@ pub fn spawn(
         socket_error: None,
         closing: Vec::new(),
         id,
-        rib,
-        updates_tx: up_tx,
+        rde,
         epoch: 0,
         in_flight,
         permit: None,
     };
-    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx, up_rx));
+    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
     handle
 }
 
@@ -144,7 +119,6 @@ impl Task {
         mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
         mut accepted: mpsc::UnboundedReceiver<TcpStream>,
         mut events: mpsc::UnboundedReceiver<(ConnId, ConnEvent)>,
-        mut updates: mpsc::UnboundedReceiver<(u64, bytes::Bytes)>,
     ) {
         self.feed(Event::Start);
         loop {
@@ -178,7 +152,6 @@ impl Task {
                 },
                 Some(stream) = accepted.recv() => self.accepted(stream),
                 Some((id, ev)) = events.recv() => self.conn_event(id, ev),
-                Some((epoch, ups)) = updates.recv() => self.send_updates(epoch, ups),
                 _ = sleep => self.fire_timers(),
             }
             self.publish_timers();
@@ -237,20 +210,6 @@ impl Task {
                 self.feed(Event::Stop { notification: n });
                 CommandResult::Done
             }
-        }
-    }
-
-    /// Sends UPDATEs the RIB computed (encoded for this session), if they
-    /// are for the current session.
-    fn send_updates(&mut self, epoch: u64, ups: bytes::Bytes) {
-        if epoch != self.epoch || ups.is_empty() {
-            return;
-        }
-        let Some(conn) = self.fsm.established_conn() else {
-            return;
-        };
-        if let Some(c) = self.conns.get(&conn) {
-            let _ = c.tx.send(WriterMsg::Data(ups));
         }
     }
 
@@ -360,100 +319,15 @@ impl Task {
 
     /// Starts the reader and writer of a connection.
     fn attach(&mut self, id: ConnId, stream: TcpStream) {
-        let local = stream.local_addr().ok();
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
-        let (wtx, mut wrx) = mpsc::unbounded_channel::<WriterMsg>();
-        let events = self.events_tx.clone();
-        let writer = tokio::spawn(async move {
-            while let Some(m) = wrx.recv().await {
-                match m {
-                    WriterMsg::Data(mut b) => {
-                        // Whatever else is queued goes in the same write:
-                        // one system call for many small UPDATEs.
-                        let mut close = false;
-                        if !wrx.is_empty() {
-                            let mut joined = BytesMut::from(&b[..]);
-                            while joined.len() < (1 << 20) {
-                                match wrx.try_recv() {
-                                    Ok(WriterMsg::Data(more)) => joined.extend_from_slice(&more),
-                                    Ok(WriterMsg::Close) => {
-                                        close = true;
-                                        break;
-                                    }
-                                    Err(_) => break,
-                                }
-                            }
-                            b = joined.freeze();
-                        }
-                        if let Err(e) = wr.write_all(&b).await {
-                            let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
-                            return;
-                        }
-                        if close {
-                            break;
-                        }
-                        if wrx.is_empty() {
-                            let _ = events.send((id, ConnEvent::Drained));
-                        }
-                    }
-                    WriterMsg::Close => break,
-                }
-            }
-            let _ = wr.shutdown().await;
-        });
-        let events = self.events_tx.clone();
-        let in_flight = self.in_flight.clone();
-        let reader = tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(65536);
-            // Framing allows the largest messages any session may use; the
-            // peer task checks each against what was negotiated.
-            let lenient = SessionCtx {
-                extended_message: true,
-                ..SessionCtx::default()
-            };
-            loop {
-                loop {
-                    match split_message(&mut buf, &lenient) {
-                        Ok(Some(f)) => {
-                            // UPDATEs wait for room in the RIB's queue.
-                            let permit = match f.get(18) {
-                                Some(2) => in_flight.clone().acquire_owned().await.ok(),
-                                _ => None,
-                            };
-                            if events.send((id, ConnEvent::Frame(f, permit))).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = events.send((id, ConnEvent::Framing(e)));
-                            return;
-                        }
-                    }
-                }
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) => {
-                        let _ = events.send((id, ConnEvent::Closed(None)));
-                        return;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
-                        return;
-                    }
-                }
-            }
-        });
-        self.conns.insert(
+        let c = attach(
             id,
-            Conn {
-                tx: wtx,
-                reader,
-                writer,
-                local,
-            },
+            self.id,
+            stream,
+            self.events_tx.clone(),
+            self.rde.clone(),
+            self.in_flight.clone(),
         );
+        self.conns.insert(id, c);
     }
 
     fn feed(&mut self, ev: Event) {
@@ -533,20 +407,18 @@ impl Task {
                     "session established: AS {}, id {}, hold {} s, families {:?}",
                     n.peer_as, n.peer_id, n.hold_time, n.families.iter().map(|f| f.to_string()).collect::<Vec<_>>()
                 );
-                let local = self
-                    .fsm
-                    .established_conn()
-                    .and_then(|c| self.conns.get(&c))
-                    .and_then(|c| c.local);
+                let conn = self.fsm.established_conn().and_then(|c| self.conns.get(&c));
+                let local = conn.and_then(|c| c.local);
+                let out = conn.map(|c| c.tx.clone());
                 self.socket_error = None;
                 self.epoch += 1;
-                if let Some(addr) = local {
-                    let _ = self.rib.send(crate::routes::RibMsg::Up {
+                if let (Some(addr), Some(out)) = (local, out) {
+                    let session = self.session(&n, addr.ip().to_canonical());
+                    let _ = self.rde.send(RdeMsg::Up {
                         peer: self.id,
                         epoch: self.epoch,
-                        negotiated: n.clone(),
-                        local_address: addr.ip().to_canonical(),
-                        tx: self.updates_tx.clone(),
+                        session: Box::new(session),
+                        out,
                     });
                 }
                 self.set_status(|s| {
@@ -557,7 +429,7 @@ impl Task {
             Action::Down(e) => {
                 info!(peer = %self.name, "session down: {}", session_error_text(&e));
                 self.epoch += 1;
-                let _ = self.rib.send(crate::routes::RibMsg::Down { peer: self.id });
+                let _ = self.rde.send(RdeMsg::Down { peer: self.id });
             }
             Action::Deliver(m) => match m {
                 Message::Update(u) => {
@@ -566,20 +438,37 @@ impl Task {
                         s.updates_received += 1;
                         s.prefixes_received += n;
                     });
-                    let _ = self.rib.send(crate::routes::RibMsg::Update {
+                    let _ = self.rde.send(RdeMsg::Update {
                         peer: self.id,
                         update: u,
                         permit: self.permit.take(),
                     });
                 }
                 Message::RouteRefresh(r) => {
-                    let _ = self.rib.send(crate::routes::RibMsg::Refresh {
+                    let _ = self.rde.send(RdeMsg::Refresh {
                         peer: self.id,
                         family: r.family,
                     });
                 }
                 _ => {}
             },
+        }
+    }
+
+    /// The session as the routing engine needs it.
+    fn session(&self, n: &Negotiated, local_address: std::net::IpAddr) -> rib::Session {
+        let s = &self.settings;
+        rib::Session {
+            families: n.families.clone(),
+            ctx: n.tx_ctx(),
+            ebgp: !n.is_ibgp(),
+            peer_address: s.address,
+            peer_router_id: n.peer_id,
+            local_address,
+            local_address6: s.local_address6,
+            rr_client: s.rr_client,
+            next_hop_self: s.next_hop_self,
+            allow_local_as: s.allow_local_as,
         }
     }
 

@@ -1,4 +1,16 @@
-//! What each peer task publishes for the control socket to read.
+//! The peers: one task per configured peer ([`task`]) drives its
+//! `bgp_fsm::Peer`; [`conn`] reads and writes each TCP connection;
+//! [`listener`] accepts connections and hands each to its peer;
+//! [`sockopt`] sets what std and tokio cannot (MD5, GTSM).
+//!
+//! This file is what the rest of the daemon sees of a peer: its handle,
+//! the status it publishes for the control socket, and the commands it
+//! takes.
+
+pub mod conn;
+pub mod listener;
+pub mod sockopt;
+pub mod task;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -83,6 +95,7 @@ pub enum CommandResult {
 /// A peer as the rest of the daemon sees it.
 #[derive(Clone)]
 pub struct PeerHandle {
+    pub id: rib::PeerId,
     pub name: String,
     pub address: IpAddr,
     pub status: Arc<Mutex<PeerStatus>>,
@@ -104,16 +117,4 @@ impl PeerHandle {
         self.commands.send((c, tx)).ok()?;
         rx.await.ok()
     }
-}
-
-/// Everything the control socket needs.
-pub struct Daemon {
-    pub router_id: bgp_wire::RouterId,
-    pub started: SystemTime,
-    pub reconfigured: SystemTime,
-    pub peers: Vec<PeerHandle>,
-    /// Asks the daemon to stop (the `down` command).
-    pub down: tokio::sync::mpsc::UnboundedSender<()>,
-    /// The RIB task, for `show route`.
-    pub rib: tokio::sync::mpsc::UnboundedSender<crate::routes::RibMsg>,
 }

@@ -1,0 +1,12 @@
+//! Configuration: the typed model the daemon runs on ([`model`]), its
+//! defaults in one place ([`defaults`]), the TOML file that fills it
+//! ([`toml`]), and the difference between two of them as a list of
+//! changes, the input of a reload ([`diff`]).
+
+pub mod defaults;
+pub mod diff;
+pub mod model;
+pub mod toml;
+
+pub use model::{Config, PeerIds, PeerSettings, StaticRoute};
+pub use toml::{load, parse, ConfigError};

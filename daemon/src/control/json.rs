@@ -1,0 +1,104 @@
+//! The answers as JSON, for `ternc --json` and scripts: the same typed
+//! values [`super::bird`] renders as text. On the socket a JSON answer is
+//! one line with code [`JSON_CODE`]; errors keep BIRD's codes and text.
+
+use std::time::SystemTime;
+
+use serde::Serializer;
+use serde_json::{json, Value};
+
+use super::query::{CtlError, Memory, Outcome, Protocol, RouteAnswer, Status};
+use crate::rde::RouteView;
+
+/// The reply code of a JSON answer (unused by BIRD).
+pub const JSON_CODE: u16 = 1100;
+
+/// Times as `YYYY-MM-DD HH:MM:SS`, local, as BIRD prints full times.
+pub fn time<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&super::bird::full_time(*t))
+}
+
+pub fn error(e: &CtlError) -> Value {
+    json!({ "error": e.text(), "code": e.code() })
+}
+
+pub fn status(s: &Status) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+pub fn protocols(list: &[Protocol]) -> Value {
+    json!({ "protocols": list })
+}
+
+pub fn memory(m: &Memory) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+pub fn outcomes(list: &[Outcome]) -> Value {
+    json!({ "protocols": list })
+}
+
+pub fn routes(answer: &RouteAnswer) -> Value {
+    match answer {
+        RouteAnswer::Count { routes, networks } => json!({ "routes": routes, "networks": networks }),
+        RouteAnswer::Routes(list) => json!({ "routes": list.iter().map(route).collect::<Vec<_>>() }),
+    }
+}
+
+fn route(v: &RouteView) -> Value {
+    let a = &v.attrs;
+    let mut o = json!({
+        "prefix": v.prefix.to_string(),
+        "best": v.best,
+        "protocol": v.from,
+        "since": super::bird::full_time(v.since),
+    });
+    let m = o.as_object_mut().expect("an object");
+    if v.blackhole() {
+        m.insert("blackhole".into(), json!(true));
+    } else if let Some(nh) = a.next_hop {
+        m.insert("next_hop".into(), json!(nh.to_string()));
+    }
+    if let Some(f) = v.shown_from() {
+        m.insert("from".into(), json!(f.to_string()));
+    }
+    if v.local {
+        return o;
+    }
+    m.insert(
+        "origin".into(),
+        json!(match a.origin {
+            Some(bgp_wire::attributes::Origin::Igp) => "igp",
+            Some(bgp_wire::attributes::Origin::Egp) => "egp",
+            _ => "incomplete",
+        }),
+    );
+    m.insert(
+        "as_path".into(),
+        json!(a.as_path.asns().map(|x| x.0).collect::<Vec<_>>()),
+    );
+    m.insert("local_pref".into(), json!(a.local_pref_or_default()));
+    if let Some(med) = a.med {
+        m.insert("med".into(), json!(med));
+    }
+    if let Some(id) = a.originator_id {
+        m.insert("originator_id".into(), json!(id.to_string()));
+    }
+    if !a.cluster_list.is_empty() {
+        m.insert(
+            "cluster_list".into(),
+            json!(a.cluster_list.iter().map(|c| c.0.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if !a.communities.is_empty() {
+        m.insert(
+            "communities".into(),
+            json!(a
+                .communities
+                .iter()
+                .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xffff))
+                .collect::<Vec<_>>()),
+        );
+    }
+    o
+}

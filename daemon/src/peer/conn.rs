@@ -1,0 +1,217 @@
+//! One TCP connection of a peer: a reader task that frames messages and a
+//! writer task that writes what the peer task (OPEN, KEEPALIVE,
+//! NOTIFICATION) and the routing engine (UPDATEs) queue for it.
+//!
+//! Both directions are bounded. Inbound, each UPDATE takes a permit of
+//! the shared `in_flight` semaphore until the engine has applied it, so a
+//! flood waits in the peer's TCP window, not in our memory. Outbound, the
+//! engine counts the bytes it queued and stops producing for a peer above
+//! its high mark ([`rib::out::OUT_HIGH`]); the writer tells it what was
+//! written ([`RdeMsg::Written`]), which lets it produce again.
+
+use std::net::SocketAddr;
+
+use bgp_fsm::ConnId;
+use bgp_wire::{split_message, SessionCtx};
+use bytes::{Bytes, BytesMut};
+use rib::PeerId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::rde::RdeMsg;
+
+/// What the connection tasks report to their peer task.
+pub enum ConnEvent {
+    Connected(TcpStream),
+    ConnectFailed(String),
+    /// A message, with the permit it took if it is an UPDATE.
+    Frame(Bytes, Option<OwnedSemaphorePermit>),
+    Framing(bgp_wire::HeaderError),
+    Closed(Option<String>),
+    /// Everything queued was written (RFC 9687: the peer is reading).
+    Drained,
+}
+
+/// What a writer is asked to do.
+pub enum WriterMsg {
+    /// Bytes from the peer task.
+    Data(Bytes),
+    /// UPDATEs from the routing engine for session `epoch`.
+    Updates { epoch: u64, bytes: Bytes },
+    /// Flush and send FIN.
+    Close,
+}
+
+/// Where the writer of a connection takes its work.
+pub type WriterTx = mpsc::UnboundedSender<WriterMsg>;
+
+/// A connection's tasks.
+pub struct Conn {
+    pub tx: WriterTx,
+    pub reader: tokio::task::JoinHandle<()>,
+    pub writer: tokio::task::JoinHandle<()>,
+    pub local: Option<SocketAddr>,
+}
+
+/// Most bytes joined into one write.
+const MAX_WRITE: usize = 1 << 20;
+
+/// Starts the reader and writer of connection `id` of peer `peer`.
+pub fn attach(
+    id: ConnId,
+    peer: PeerId,
+    stream: TcpStream,
+    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    rde: mpsc::UnboundedSender<RdeMsg>,
+    in_flight: std::sync::Arc<Semaphore>,
+) -> Conn {
+    let local = stream.local_addr().ok();
+    let _ = stream.set_nodelay(true);
+    super::sockopt::set_notsent_lowat(&stream);
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<WriterMsg>();
+    let writer = tokio::spawn(write(id, peer, wr, rx, events.clone(), rde));
+    let reader = tokio::spawn(read(id, rd, events, in_flight));
+    Conn {
+        tx,
+        reader,
+        writer,
+        local,
+    }
+}
+
+async fn write(
+    id: ConnId,
+    peer: PeerId,
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<WriterMsg>,
+    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    rde: mpsc::UnboundedSender<RdeMsg>,
+) {
+    let mut bufs: Vec<Bytes> = Vec::new();
+    while let Some(m) = rx.recv().await {
+        // Whatever else is queued goes in the same (vectored) write: one
+        // system call for many small UPDATEs, and no copy of them.
+        let mut close = false;
+        let mut updates: Option<(u64, usize)> = None;
+        let mut queued = 0;
+        let mut next = Some(m);
+        while let Some(m) = next.take() {
+            match m {
+                WriterMsg::Data(b) => {
+                    queued += b.len();
+                    bufs.push(b);
+                }
+                WriterMsg::Updates { epoch, bytes } => {
+                    queued += bytes.len();
+                    let e = updates.get_or_insert((epoch, 0));
+                    if e.0 == epoch {
+                        e.1 += bytes.len();
+                    }
+                    bufs.push(bytes);
+                }
+                WriterMsg::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if queued < MAX_WRITE {
+                next = rx.try_recv().ok();
+            }
+        }
+        if let Err(e) = write_all(&mut wr, &mut bufs).await {
+            let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+            return;
+        }
+        if let Some((epoch, bytes)) = updates {
+            let _ = rde.send(RdeMsg::Written { peer, epoch, bytes });
+        }
+        if close {
+            break;
+        }
+        if rx.is_empty() {
+            let _ = events.send((id, ConnEvent::Drained));
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Writes every buffer, in order, with as few system calls as the socket
+/// allows; leaves `bufs` empty.
+async fn write_all(wr: &mut tokio::net::tcp::OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+    use bytes::Buf;
+    let mut i = 0;
+    loop {
+        while bufs.get(i).is_some_and(|b| b.is_empty()) {
+            i += 1;
+        }
+        if i == bufs.len() {
+            break;
+        }
+        let slices: Vec<std::io::IoSlice> = bufs[i..].iter().take(64).map(|b| std::io::IoSlice::new(b)).collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && i < bufs.len() {
+            let len = bufs[i].len();
+            if n >= len {
+                n -= len;
+                i += 1;
+            } else {
+                bufs[i].advance(n);
+                n = 0;
+            }
+        }
+    }
+    bufs.clear();
+    Ok(())
+}
+
+async fn read(
+    id: ConnId,
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    in_flight: std::sync::Arc<Semaphore>,
+) {
+    let mut buf = BytesMut::with_capacity(65536);
+    // Framing allows the largest messages any session may use; the peer
+    // task checks each against what was negotiated.
+    let lenient = SessionCtx {
+        extended_message: true,
+        ..SessionCtx::default()
+    };
+    loop {
+        loop {
+            match split_message(&mut buf, &lenient) {
+                Ok(Some(f)) => {
+                    // UPDATEs wait for room in the engine's queue.
+                    let permit = match f.get(18) {
+                        Some(2) => in_flight.clone().acquire_owned().await.ok(),
+                        _ => None,
+                    };
+                    if events.send((id, ConnEvent::Frame(f, permit))).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = events.send((id, ConnEvent::Framing(e)));
+                    return;
+                }
+            }
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                let _ = events.send((id, ConnEvent::Closed(None)));
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The route decision engine's task: a thin tokio shell around
+//! [`rib::Engine`] on a thread of its own. Peer tasks send it what their
+//! sessions receive; it applies everything queued, runs a round once no
+//! UPDATE is on its way (no reader holds a permit of [`in_flight`]) or a
+//! change has waited [`rib::engine::MAX_DEFER`], and hands each session's
+//! writer the UPDATEs the engine produced. The decisions are all the
+//! engine's.
+//!
+//! The thread is its own: the engine is the daemon's one CPU-bound part,
+//! so it never holds up the runtime's I/O, and every table allocation
+//! comes from one thread's heap, where what a departed session freed is
+//! reused by the next one.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bgp_wire::{Family, Prefix, Update};
+use rib::{Engine, LocalRoute, MemoryCounts, PeerCounts, PeerId, RouteAttrs};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, error};
+
+use crate::config::Config;
+use crate::peer::conn::{WriterMsg, WriterTx};
+
+/// The name `show route` gives the node's own routes (BIRD's first
+/// static protocol).
+pub const STATIC_PROTOCOL: &str = "static1";
+
+/// What the rest of the daemon tells the engine's task.
+pub enum RdeMsg {
+    /// A session is up: send it the table, then End-of-RIB, through `out`.
+    Up {
+        peer: PeerId,
+        epoch: u64,
+        session: Box<rib::Session>,
+        out: WriterTx,
+    },
+    /// The session went down: its routes go.
+    Down { peer: PeerId },
+    /// An UPDATE from the session.
+    Update {
+        peer: PeerId,
+        update: Box<Update>,
+        /// Held until the UPDATE is applied (see [`in_flight`]).
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// A ROUTE-REFRESH: send everything of the family again.
+    Refresh { peer: PeerId, family: Family },
+    /// A writer wrote `bytes` of the engine's UPDATEs for session `epoch`.
+    Written { peer: PeerId, epoch: u64, bytes: usize },
+    /// `show route`.
+    Routes(RouteQuery, oneshot::Sender<Vec<RouteView>>),
+    /// Route counters per session, for `show protocols all`.
+    Counts(oneshot::Sender<HashMap<PeerId, PeerCounts>>),
+    /// What the engine holds, for `show memory`.
+    Memory(oneshot::Sender<MemoryCounts>),
+}
+
+/// Which routes `show route` wants.
+#[derive(Clone, Debug)]
+pub enum RouteQuery {
+    All,
+    For(IpAddr),
+    Protocol(String),
+}
+
+/// One route, as `show route` prints it.
+#[derive(Clone, Debug)]
+pub struct RouteView {
+    pub prefix: Prefix,
+    pub best: bool,
+    /// Protocol name: a peer's name, or [`STATIC_PROTOCOL`].
+    pub from: String,
+    pub from_address: Option<IpAddr>,
+    pub since: SystemTime,
+    pub attrs: Arc<RouteAttrs>,
+    /// Originated by this node (not learned from a peer).
+    pub local: bool,
+}
+
+impl RouteView {
+    /// A route of ours without a next hop: a blackhole.
+    pub fn blackhole(&self) -> bool {
+        self.local && self.attrs.next_hop.is_none()
+    }
+
+    /// The identifier shown for a route learned from a reflector: where it
+    /// came from when that is not its next hop.
+    pub fn shown_from(&self) -> Option<IpAddr> {
+        match (self.from_address, self.attrs.next_hop) {
+            (Some(a), Some(nh)) if a != nh => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// UPDATEs received but not yet applied, over all peers, at most. Readers
+/// take a permit per UPDATE and stop reading when none is left, so a flood
+/// waits in the peers' TCP windows, not in our memory (BIRD, with one
+/// thread, reads only as fast as it works, to the same effect).
+const IN_FLIGHT: usize = 1024;
+
+/// The permits of UPDATEs between the readers and the engine.
+pub fn in_flight() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(IN_FLIGHT))
+}
+
+/// Starts the engine's thread with the configuration's routes and rules;
+/// `names` names the peers for `show route`; `in_flight` tells it when
+/// more UPDATEs are on their way.
+pub fn spawn(
+    cfg: &Config,
+    names: HashMap<PeerId, String>,
+    in_flight: Arc<Semaphore>,
+) -> std::io::Result<mpsc::UnboundedSender<RdeMsg>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let unix = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    let now = Instant::now();
+    let mut engine = Engine::new(cfg.local(), cfg.export_filter(), now, unix);
+    for s in &cfg.statics {
+        let r = LocalRoute {
+            next_hop: s.via,
+            communities: s.communities.clone(),
+            local_pref: s.local_pref,
+        };
+        engine.add_local(s.prefix, r, now);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    let shell = Shell {
+        engine,
+        names,
+        outs: HashMap::new(),
+        in_flight,
+        trim: false,
+    };
+    std::thread::Builder::new()
+        .name("rde".into())
+        .spawn(move || rt.block_on(shell.run(rx)))?;
+    Ok(tx)
+}
+
+struct Shell {
+    engine: Engine,
+    names: HashMap<PeerId, String>,
+    /// Each session's writer, with the session's epoch.
+    outs: HashMap<PeerId, (u64, WriterTx)>,
+    in_flight: Arc<Semaphore>,
+    /// A session went: free memory is given back once output is idle.
+    trim: bool,
+}
+
+impl Shell {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RdeMsg>) {
+        loop {
+            // Everything queued is applied before the round.
+            loop {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        self.handle(m);
+                        if self.engine.round_due(Instant::now()) {
+                            self.round();
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
+            let next = match self.engine.round_deadline() {
+                // More UPDATEs are on their way (a reader holds a permit):
+                // wait for them, so a prefix several sessions change at
+                // once goes out settled; but never past the deadline.
+                Some(deadline) if self.in_flight.available_permits() < IN_FLIGHT => {
+                    match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                        Ok(m) => m,
+                        Err(_) => {
+                            self.round();
+                            continue;
+                        }
+                    }
+                }
+                Some(_) => {
+                    self.round();
+                    continue;
+                }
+                None => rx.recv().await,
+            };
+            match next {
+                Some(m) => self.handle(m),
+                None => return,
+            }
+        }
+    }
+
+    fn round(&mut self) {
+        self.engine.round();
+        self.flush();
+    }
+
+    fn handle(&mut self, m: RdeMsg) {
+        let now = Instant::now();
+        match m {
+            RdeMsg::Update { peer, update, permit } => {
+                self.engine.update(peer, &update, now);
+                drop(permit);
+            }
+            RdeMsg::Up {
+                peer,
+                epoch,
+                session,
+                out,
+            } => {
+                self.outs.insert(peer, (epoch, out));
+                self.engine.peer_up(peer, epoch, *session, now);
+                debug!(peer = %self.name(peer), "session up: sending the table");
+            }
+            RdeMsg::Down { peer } => {
+                self.outs.remove(&peer);
+                self.engine.peer_down(peer, now);
+                self.trim = true;
+            }
+            RdeMsg::Refresh { peer, family } => self.engine.refresh(peer, family),
+            RdeMsg::Written { peer, epoch, bytes } => self.engine.written(peer, epoch, bytes),
+            RdeMsg::Routes(q, reply) => {
+                let _ = reply.send(self.routes(&q));
+            }
+            RdeMsg::Counts(reply) => {
+                let c = self.names.keys().map(|id| (*id, self.engine.counts(*id))).collect();
+                let _ = reply.send(c);
+            }
+            RdeMsg::Memory(reply) => {
+                let _ = reply.send(self.engine.memory());
+            }
+        }
+        self.flush();
+        if self.trim && self.engine.output_idle() {
+            // A session went, and the others have been told and have
+            // written it all: what its routes and their withdrawals took
+            // is free now. Give the pages back rather than keep them
+            // resident until reused.
+            // SAFETY: malloc_trim only returns free memory to the kernel.
+            unsafe { libc::malloc_trim(0) };
+            self.trim = false;
+        }
+    }
+
+    /// Hands each session's writer what the engine produced for it.
+    fn flush(&mut self) {
+        for t in self.engine.take_transmits() {
+            match self.outs.get(&t.peer) {
+                Some((epoch, out)) if *epoch == t.epoch => {
+                    let _ = out.send(WriterMsg::Updates {
+                        epoch: t.epoch,
+                        bytes: t.bytes,
+                    });
+                }
+                _ => error!(peer = %self.name(t.peer), "UPDATEs for a session that is gone"),
+            }
+        }
+    }
+
+    fn name(&self, peer: PeerId) -> &str {
+        self.names.get(&peer).map_or("?", String::as_str)
+    }
+
+    fn routes(&self, q: &RouteQuery) -> Vec<RouteView> {
+        let table = self.engine.table();
+        let mut prefixes: Vec<(Prefix, &[rib::Route])> = table.iter().map(|(p, r)| (*p, r)).collect();
+        prefixes.sort_unstable_by_key(|(p, _)| *p);
+        let mut out = Vec::new();
+        for (p, routes) in prefixes {
+            if let RouteQuery::For(a) = q {
+                if !p.net().contains(a) {
+                    continue;
+                }
+            }
+            for (i, r) in routes.iter().enumerate() {
+                let from = match r.source.peer {
+                    Some(id) => self.name(id).to_string(),
+                    None => STATIC_PROTOCOL.to_string(),
+                };
+                if let RouteQuery::Protocol(n) = q {
+                    if &from != n {
+                        continue;
+                    }
+                }
+                out.push(RouteView {
+                    prefix: p,
+                    best: i == 0,
+                    from,
+                    from_address: r.source.peer_address,
+                    since: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(r.since.into()),
+                    attrs: r.attrs.clone(),
+                    local: r.source.peer.is_none(),
+                });
+            }
+        }
+        if let RouteQuery::For(_) = q {
+            // `show route for ADDR`: the longest match only.
+            if let Some(longest) = out.iter().map(|v| v.prefix.prefix_len()).max() {
+                out.retain(|v| v.prefix.prefix_len() == longest);
+            }
+        }
+        out
+    }
+}

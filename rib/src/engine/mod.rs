@@ -1,0 +1,516 @@
+//! The routing engine: the table, import checks, export rules and export
+//! cache behind one sans-IO interface. Inputs are what sessions and the
+//! node do (a session up with what it negotiated, down, an UPDATE, a
+//! ROUTE-REFRESH, local routes, new rules, bytes written); outputs are
+//! encoded UPDATEs per session ([`Engine::take_transmits`]) and, for other
+//! consumers (the kernel next), the prefixes whose best path changed
+//! ([`Engine::poll_best`]). Time is an input, as in `bgp-fsm`.
+//!
+//! Changes are gathered into a *round*: everything applied since the last
+//! round, a set of slots whose best changed (and of ADD-PATH paths that
+//! changed). The caller runs a round once no more UPDATEs are on their
+//! way, or when [`Engine::round_due`] says the oldest change has waited
+//! [`MAX_DEFER`]. A prefix changed by several peers within a round is sent
+//! once, in its settled state: when ten feeds announce one table at once,
+//! a receiver gets each final best path, not each intermediate winner.
+//! When input pauses, as it does between the UPDATEs of a node's routine
+//! changes, the round runs at once: nothing waits on a timer.
+//!
+//! Memory does not grow with churn: a round is two bits and four bytes
+//! per changed slot, a peer that cannot keep up keeps a bit per slot it
+//! still has to be told ([`crate::out`]), and the interners and export
+//! cache are swept of whatever no route or session holds.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_wire::attributes::{Community, Origin};
+use bgp_wire::{Family, Prefix, RouterId, SessionCtx, Update};
+use hashbrown::HashSet;
+
+use crate::attrs::{Interner, RouteAttrs};
+use crate::bitset::Bitset;
+use crate::decision::{IgpCost, Route, Source};
+use crate::export::Exports;
+use crate::out::{PeerOut, Transmit};
+use crate::policy::{check_import, Local, PrefixFilter, Target};
+use crate::table::{Delta, Table};
+use crate::updates::{received, Change};
+use crate::PeerId;
+
+mod rounds;
+
+/// How long a change may wait for its round while input keeps coming
+/// (well inside RFC 4271 §9.2.1.1's advertisement interval: 5 s iBGP,
+/// 30 s eBGP).
+pub const MAX_DEFER: Duration = Duration::from_secs(2);
+
+/// An established session, as the engine needs it: what was negotiated
+/// and how the peer is configured.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Families negotiated (RFC 4760).
+    pub families: Vec<Family>,
+    /// How UPDATEs to the peer are encoded, including the families in
+    /// which we send ADD-PATH (RFC 7911).
+    pub ctx: SessionCtx,
+    pub ebgp: bool,
+    pub peer_address: IpAddr,
+    pub peer_router_id: RouterId,
+    /// Our address on the session: the next hop we announce when we set it.
+    pub local_address: IpAddr,
+    /// Our next hop for IPv6 routes over an IPv4 session.
+    pub local_address6: Option<IpAddr>,
+    /// A route reflection client of ours (RFC 4456).
+    pub rr_client: bool,
+    /// Always announce ourselves as next hop, also over iBGP.
+    pub next_hop_self: bool,
+    /// How often our AS may appear in a received AS_PATH.
+    pub allow_local_as: u8,
+}
+
+/// A route this node originates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalRoute {
+    /// `None`: a blackhole (Calico's IPAM blocks).
+    pub next_hop: Option<IpAddr>,
+    pub communities: Vec<Community>,
+    pub local_pref: Option<u32>,
+}
+
+/// `Routes: N imported, M exported, P preferred`, per peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PeerCounts {
+    pub imported: usize,
+    pub exported: usize,
+    pub preferred: usize,
+}
+
+/// What the engine holds, counted exactly (after a sweep).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MemoryCounts {
+    pub prefixes: usize,
+    pub routes: usize,
+    /// Slots emptied but kept for peers that still have to be told.
+    pub empty_slots: usize,
+    /// Distinct received and local attribute sets.
+    pub attribute_sets: usize,
+    /// Distinct attribute sets as rewritten for export.
+    pub export_sets: usize,
+    pub export_cache: usize,
+    pub export_classes: usize,
+    pub sessions: usize,
+    /// Routes held by peers from us, over all sessions.
+    pub exported: usize,
+    /// Prefixes peers still have to be told, over all sessions.
+    pub backlog: usize,
+    /// Bytes handed to sessions, not yet written.
+    pub queued_bytes: usize,
+    /// Heap bytes of the table, interners, cache and per-peer sets.
+    pub heap_bytes: usize,
+}
+
+/// A prefix whose best route changed, for a consumer such as the kernel.
+#[derive(Clone, Debug)]
+pub struct BestChange {
+    pub prefix: Prefix,
+    /// The best route now, `None` when the prefix is gone.
+    pub best: Option<Route>,
+}
+
+/// A consumer of best-path changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriberId(usize);
+
+#[derive(Default)]
+struct Subscriber {
+    pending: Bitset,
+}
+
+/// Changes gathered for the next round.
+#[derive(Default)]
+struct Window {
+    /// Slots whose best route changed.
+    best: Bitset,
+    /// ADD-PATH paths that changed, as (slot, identifier), kept only while
+    /// an ADD-PATH session is up.
+    paths: Vec<(u32, u32)>,
+    seen: HashSet<(u32, u32)>,
+    opened: Option<Instant>,
+}
+
+/// The routing engine. See the module documentation.
+pub struct Engine {
+    local: Local,
+    filter: PrefixFilter,
+    table: Table,
+    interner: Interner,
+    exports: Exports,
+    local_source: Arc<Source>,
+    peers: BTreeMap<PeerId, Peer>,
+    add_path_sessions: usize,
+    window: Window,
+    subscribers: Vec<Subscriber>,
+    /// Emptied slots, released once no peer or consumer needs them.
+    zombies: Vec<u32>,
+    transmits: Vec<Transmit>,
+    /// Reused buffer of changes being packed.
+    scratch: Vec<Change>,
+    /// Routes of this node: imported and preferred counts.
+    local_counts: PeerCounts,
+    /// The Unix time of `clock.0`, for route ages.
+    clock: (Instant, u32),
+}
+
+/// A session as the engine keeps it.
+struct Peer {
+    out: PeerOut,
+    source: Arc<Source>,
+    allow_local_as: usize,
+    /// Imported and preferred routes (exported ones are `out`'s).
+    counts: PeerCounts,
+}
+
+impl Engine {
+    /// An engine for a node with identity `local`, exporting what
+    /// `filter` allows. `now` and `unix_now` tie the clock input to wall
+    /// time, for route ages.
+    pub fn new(local: Local, filter: PrefixFilter, now: Instant, unix_now: u32) -> Engine {
+        let local_source = Arc::new(Source {
+            peer: None,
+            peer_address: None,
+            peer_router_id: local.router_id,
+            ebgp: false,
+            rr_client: false,
+        });
+        Engine {
+            local,
+            filter,
+            table: Table::new(),
+            interner: Interner::default(),
+            exports: Exports::default(),
+            local_source,
+            peers: BTreeMap::new(),
+            add_path_sessions: 0,
+            window: Window::default(),
+            subscribers: Vec::new(),
+            zombies: Vec::new(),
+            transmits: Vec::new(),
+            scratch: Vec::new(),
+            local_counts: PeerCounts::default(),
+            clock: (now, unix_now),
+        }
+    }
+
+    fn unix(&self, now: Instant) -> u32 {
+        let secs = now.saturating_duration_since(self.clock.0).as_secs();
+        self.clock.1.saturating_add(u32::try_from(secs).unwrap_or(u32::MAX))
+    }
+
+    // ---- inputs ------------------------------------------------------------
+
+    /// A session came up (`epoch` tells it from earlier sessions of the
+    /// peer): it is sent the table, then End-of-RIB.
+    pub fn peer_up(&mut self, peer: PeerId, epoch: u64, s: Session, now: Instant) {
+        if self.peers.contains_key(&peer) {
+            self.peer_down(peer, now);
+        }
+        let source = Arc::new(Source {
+            peer: Some(peer),
+            peer_address: Some(s.peer_address),
+            peer_router_id: s.peer_router_id,
+            ebgp: s.ebgp,
+            rr_client: s.rr_client,
+        });
+        let target = Target {
+            peer,
+            ebgp: s.ebgp,
+            rr_client: s.rr_client,
+            next_hop_self: s.next_hop_self,
+            local_address: s.local_address,
+            local_address6: s.local_address6,
+        };
+        let class = self.exports.join(&target);
+        let mut out = PeerOut::new(peer, epoch, target, class, s.families, s.ctx);
+        if !out.add_path.is_empty() {
+            self.add_path_sessions += 1;
+        }
+        out.mark_all(&self.table, None);
+        self.peers.insert(
+            peer,
+            Peer {
+                out,
+                source,
+                allow_local_as: usize::from(s.allow_local_as),
+                counts: PeerCounts::default(),
+            },
+        );
+        self.drain(peer);
+    }
+
+    /// The session went down: its routes go, and what it was owed.
+    pub fn peer_down(&mut self, peer: PeerId, now: Instant) {
+        if !self.peers.contains_key(&peer) {
+            return;
+        }
+        let mut deltas = Vec::new();
+        // Applied in slices: a big table's removal never sits in memory whole.
+        let mut table = std::mem::take(&mut self.table);
+        table.remove_peer_with(peer, |d| {
+            deltas.push(d);
+            if deltas.len() >= 4096 {
+                for d in deltas.drain(..) {
+                    self.record(&d, now);
+                }
+            }
+        });
+        self.table = table;
+        for d in deltas.drain(..) {
+            self.record(&d, now);
+        }
+        let Some(p) = self.peers.remove(&peer) else { return };
+        if !p.out.add_path.is_empty() {
+            self.add_path_sessions -= 1;
+        }
+        self.transmits.retain(|t| t.peer != peer);
+        self.exports.forget_source(&p.source);
+        self.exports.leave(p.out.class);
+        drop(p);
+        self.sweep();
+    }
+
+    /// An UPDATE from `peer`'s session.
+    pub fn update(&mut self, peer: PeerId, u: &Update, now: Instant) {
+        let Some(p) = self.peers.get(&peer) else { return };
+        let source = p.source.clone();
+        let allow = p.allow_local_as;
+        let since = self.unix(now);
+        let mut r = received(u);
+        for (_, e) in &r.withdrawn {
+            let id = e.path_id.map_or(0, |p| p.0);
+            if let Some(d) = self.table.withdraw(&e.prefix, Some(peer), id) {
+                self.record(&d, now);
+            }
+        }
+        // One UPDATE carries one attribute set per field: check and intern
+        // each once, not once per prefix.
+        let (local, interner) = (&self.local, &mut self.interner);
+        let mut prepare = |a: Option<RouteAttrs>| -> Option<Arc<RouteAttrs>> {
+            let mut a = a?;
+            // RFC 4271 §5.1.5: LOCAL_PREF is not taken from external peers.
+            if source.ebgp {
+                a.local_pref = None;
+            }
+            let usable = check_import(local, &a, allow).is_ok() && a.next_hop.is_some();
+            usable.then(|| interner.intern(a))
+        };
+        let has_v4 = r.attrs_v4.is_some();
+        let (v4, mp) = (prepare(r.attrs_v4.take()), prepare(r.attrs_mp.take()));
+        for (f, e) in &r.announced {
+            let id = e.path_id.map_or(0, |p| p.0);
+            let from_field = *f == Family::IPV4_UNICAST && !u.nlri.is_empty() && has_v4;
+            let attrs = if from_field {
+                v4.clone()
+            } else {
+                mp.clone().or_else(|| v4.clone())
+            };
+            let d = match attrs {
+                Some(a) => Some(self.table.update(
+                    e.prefix,
+                    Route {
+                        source: source.clone(),
+                        path_id: id,
+                        out_id: 0,
+                        attrs: a,
+                        igp_cost: IgpCost::UNKNOWN,
+                        since,
+                    },
+                )),
+                // A looped route replaces, and so withdraws, an earlier one.
+                None => self.table.withdraw(&e.prefix, Some(peer), id),
+            };
+            if let Some(d) = d {
+                self.record(&d, now);
+            }
+        }
+        if self.interner.sweep_due() {
+            self.sweep();
+        }
+    }
+
+    /// A ROUTE-REFRESH (RFC 2918): the peer is sent the family again.
+    pub fn refresh(&mut self, peer: PeerId, family: Family) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        if p.out.mode(family).is_none() {
+            return;
+        }
+        p.out.mark_all(&self.table, Some(family));
+        self.drain(peer);
+    }
+
+    /// Originates (or replaces) a route of this node.
+    pub fn add_local(&mut self, prefix: Prefix, r: LocalRoute, now: Instant) {
+        let attrs = self.interner.intern(RouteAttrs {
+            origin: Some(Origin::Igp),
+            next_hop: r.next_hop,
+            local_pref: r.local_pref,
+            communities: r.communities,
+            ..RouteAttrs::default()
+        });
+        let route = Route {
+            source: self.local_source.clone(),
+            path_id: 0,
+            out_id: 0,
+            attrs,
+            igp_cost: IgpCost::UNKNOWN,
+            since: self.unix(now),
+        };
+        let d = self.table.update(prefix, route);
+        self.record(&d, now);
+    }
+
+    /// Stops originating a route.
+    pub fn remove_local(&mut self, prefix: &Prefix, now: Instant) {
+        if let Some(d) = self.table.withdraw(prefix, None, 0) {
+            self.record(&d, now);
+        }
+    }
+
+    /// New identity or export rules: every peer is told again what it
+    /// should hold (withdrawals included).
+    pub fn set_policy(&mut self, local: Local, filter: PrefixFilter) {
+        self.local = local;
+        self.filter = filter;
+        self.exports.clear();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.out.mark_all(&self.table, None);
+            }
+            self.drain(id);
+        }
+    }
+
+    /// `bytes` of UPDATEs from this engine were written to `peer`'s session.
+    pub fn written(&mut self, peer: PeerId, epoch: u64, bytes: usize) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        if p.out.epoch != epoch {
+            return;
+        }
+        p.out.queued = p.out.queued.saturating_sub(bytes);
+        if p.out.backlogged() && p.out.queued <= crate::out::OUT_LOW {
+            self.drain(peer);
+            self.release_zombies();
+        }
+    }
+
+    // ---- queries -----------------------------------------------------------
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    pub fn local(&self) -> &Local {
+        &self.local
+    }
+
+    /// Route counters of a session (zero when it is down).
+    pub fn counts(&self, peer: PeerId) -> PeerCounts {
+        self.peers.get(&peer).map_or_else(PeerCounts::default, |p| PeerCounts {
+            exported: p.out.exported,
+            ..p.counts
+        })
+    }
+
+    /// Imported and preferred counts of this node's own routes.
+    pub fn local_counts(&self) -> PeerCounts {
+        self.local_counts
+    }
+
+    /// Whether a session's output is stalled: its writer has not caught up.
+    pub fn is_full(&self, peer: PeerId) -> bool {
+        self.peers.get(&peer).is_some_and(|p| p.out.full())
+    }
+
+    /// What the engine holds; sweeps first, so the counts are exact.
+    pub fn memory(&mut self) -> MemoryCounts {
+        self.sweep();
+        let mut m = MemoryCounts {
+            prefixes: self.table.len(),
+            routes: self.table.route_count(),
+            empty_slots: self.table.empty_slots(),
+            attribute_sets: self.interner.len(),
+            export_sets: self.exports.sets(),
+            export_cache: self.exports.len(),
+            export_classes: self.exports.classes(),
+            sessions: self.peers.len(),
+            heap_bytes: self.table.heap_bytes() + self.interner.heap_bytes() + self.exports.heap_bytes(),
+            ..MemoryCounts::default()
+        };
+        for p in self.peers.values() {
+            m.exported += p.out.held();
+            m.backlog += p.out.dirty.len();
+            m.queued_bytes += p.out.queued;
+            m.heap_bytes += p.out.heap_bytes();
+        }
+        m
+    }
+
+    // ---- internals ---------------------------------------------------------
+
+    /// Notes one table change for the next round and the counters.
+    fn record(&mut self, d: &Delta, now: Instant) {
+        if d.is_noop() {
+            return;
+        }
+        let (before, after) = (d.before.as_ref(), d.after.as_ref());
+        match (before.map(|r| r.source.peer), after.map(|r| r.source.peer)) {
+            (None, Some(p)) => self.count(p, |c| c.imported += 1),
+            (Some(p), None) => self.count(p, |c| c.imported -= 1),
+            _ => {}
+        }
+        if let Some((old, new)) = &d.best {
+            if let Some(o) = old {
+                self.count(o.source.peer, |c| c.preferred -= 1);
+            }
+            if let Some(n) = new {
+                self.count(n.source.peer, |c| c.preferred += 1);
+            }
+            self.window.best.insert(d.slot.0);
+            if new.is_none() {
+                self.zombies.push(d.slot.0);
+            }
+        }
+        if self.add_path_sessions > 0 {
+            let key = (d.slot.0, d.out_id());
+            if self.window.seen.insert(key) {
+                self.window.paths.push(key);
+            }
+        }
+        self.window.opened.get_or_insert(now);
+    }
+
+    fn count(&mut self, peer: Option<PeerId>, f: impl FnOnce(&mut PeerCounts)) {
+        match peer {
+            None => f(&mut self.local_counts),
+            Some(id) => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    f(&mut p.counts);
+                }
+            }
+        }
+    }
+
+    /// Drops attribute sets no route holds, and the cache entries keyed on
+    /// them, before their memory can be reused.
+    fn sweep(&mut self) {
+        let dead = self.interner.sweep();
+        self.exports.forget_attrs(&dead);
+        drop(dead);
+        self.exports.sweep();
+    }
+}

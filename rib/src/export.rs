@@ -1,0 +1,170 @@
+//! [`policy::export`] with its results remembered: most routes share
+//! attribute sets, so each set is rewritten once per export class and
+//! address family, not once per prefix and peer.
+//!
+//! Entries are keyed by the addresses of the route's attribute set and
+//! source. Both stay allocated while their entry exists because the
+//! engine removes entries before it drops the last reference: a dead
+//! source's entries go when its session goes ([`Exports::forget_source`]),
+//! a dead attribute set's when the interner sweeps it
+//! ([`Exports::forget_attrs`]), a class's when its last peer leaves. So
+//! the cache holds exactly what the live routes and sessions need.
+
+use std::sync::Arc;
+
+use bgp_wire::Family;
+use hashbrown::HashMap;
+
+use crate::attrs::{Interner, RouteAttrs};
+use crate::decision::{Route, Source};
+use crate::policy::{export, ExportClass, Local, Target};
+
+/// An export class's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClassId(u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    attrs: usize,
+    source: usize,
+    class: ClassId,
+    /// The next hop we set depends on the route's family.
+    ipv4: bool,
+}
+
+/// Export classes, the cache, and the rewritten attribute sets.
+#[derive(Default)]
+pub struct Exports {
+    cache: HashMap<Key, Option<Arc<RouteAttrs>>>,
+    /// Classes with the number of peers in each; `None`: a free number.
+    classes: Vec<Option<(ExportClass, usize)>>,
+    /// The rewritten sets, interned apart from received ones (an export
+    /// equal to its input would otherwise keep its own input alive).
+    out: Interner,
+}
+
+impl Exports {
+    /// Enters a peer into the class of `target`.
+    pub fn join(&mut self, target: &Target) -> ClassId {
+        let class = target.class();
+        if let Some(i) = self
+            .classes
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|(k, _)| *k == class))
+        {
+            if let Some((_, n)) = &mut self.classes[i] {
+                *n += 1;
+            }
+            return ClassId(i as u32);
+        }
+        let i = match self.classes.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.classes.push(None);
+                self.classes.len() - 1
+            }
+        };
+        self.classes[i] = Some((class, 1));
+        ClassId(i as u32)
+    }
+
+    /// A peer of `class` left; the class and its entries go with its last peer.
+    pub fn leave(&mut self, class: ClassId) {
+        let Some(Some((_, n))) = self.classes.get_mut(class.0 as usize) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.classes[class.0 as usize] = None;
+            self.cache.retain(|k, _| k.class != class);
+            self.trim();
+            self.sweep();
+        }
+    }
+
+    /// What `target` (a peer of `class`) is sent for `route` of `family`.
+    pub fn export(
+        &mut self,
+        local: &Local,
+        route: &Route,
+        family: Family,
+        target: &Target,
+        class: ClassId,
+    ) -> Option<Arc<RouteAttrs>> {
+        // The one rule that depends on the peer itself, before the cache
+        // its class shares.
+        if target.is_source_of(route) {
+            return None;
+        }
+        let key = Key {
+            attrs: Arc::as_ptr(&route.attrs) as usize,
+            source: Arc::as_ptr(&route.source) as usize,
+            class,
+            ipv4: family == Family::IPV4_UNICAST,
+        };
+        if let Some(out) = self.cache.get(&key) {
+            return out.clone();
+        }
+        let out = export(local, route, family, target).map(|a| self.out.intern(a));
+        self.cache.insert(key, out.clone());
+        out
+    }
+
+    /// Drops the entries of a source about to be dropped (its session went).
+    pub fn forget_source(&mut self, source: &Arc<Source>) {
+        let p = Arc::as_ptr(source) as usize;
+        self.cache.retain(|k, _| k.source != p);
+        self.trim();
+    }
+
+    /// Gives back what a departed session's entries took.
+    fn trim(&mut self) {
+        if self.cache.capacity() > 4 * self.cache.len() + 64 {
+            self.cache.shrink_to(2 * self.cache.len());
+        }
+    }
+
+    /// Drops the entries of attribute sets about to be dropped.
+    pub fn forget_attrs(&mut self, dead: &[Arc<RouteAttrs>]) {
+        if dead.is_empty() {
+            return;
+        }
+        let gone: hashbrown::HashSet<usize> = dead.iter().map(|a| Arc::as_ptr(a) as usize).collect();
+        self.cache.retain(|k, _| !gone.contains(&k.attrs));
+        self.trim();
+    }
+
+    /// Forgets everything (the rules changed).
+    pub fn clear(&mut self) {
+        self.cache = HashMap::new();
+        self.sweep();
+    }
+
+    /// Drops rewritten sets no entry or message holds any more.
+    pub fn sweep(&mut self) {
+        drop(self.out.sweep());
+    }
+
+    /// Cache entries.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// Rewritten attribute sets held.
+    pub fn sets(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Classes with at least one peer.
+    pub fn classes(&self) -> usize {
+        self.classes.iter().flatten().count()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.cache.capacity() * (std::mem::size_of::<(Key, Option<Arc<RouteAttrs>>)>() + 1) + self.out.heap_bytes()
+    }
+}

@@ -1,0 +1,375 @@
+//! One peer's side of the Adj-RIB-Out (RFC 4271 §3.2), without a copy of
+//! the routes: a bit per prefix says whether the peer holds a route from
+//! us, and what it holds is always what the export rules make of the
+//! table's current best (or, with ADD-PATH, of each path). So anything we
+//! send is computed from the table as it is now, never from a queue of
+//! earlier changes: a peer that falls behind is simply told the latest
+//! state of every prefix that changed meanwhile ([`PeerOut::dirty`]).
+//!
+//! Output is bounded: bytes handed to the session and not yet written
+//! count against [`OUT_HIGH`]; above it nothing more is produced for the
+//! peer (OpenBGPD's XOFF, BIRD's cork) until its writer has drained.
+
+use std::sync::Arc;
+
+use bgp_wire::{Family, NlriEntry, PathId, Prefix, SessionCtx, Update};
+use bytes::Bytes;
+use hashbrown::HashSet;
+
+use crate::attrs::RouteAttrs;
+use crate::bitset::Bitset;
+use crate::export::{ClassId, Exports};
+use crate::policy::{Local, PrefixFilter, Target};
+use crate::table::{SlotId, Table};
+use crate::updates::{by_family, pack, Change};
+use crate::PeerId;
+
+/// Bytes produced for a peer but not yet written, above which the peer
+/// gets nothing more until its writer drains.
+pub const OUT_HIGH: usize = 64 * 1024;
+/// Production resumes when the unwritten bytes fall to this.
+pub const OUT_LOW: usize = OUT_HIGH / 2;
+/// Changes packed into UPDATEs at a time.
+const SLICE: usize = 1024;
+
+/// Encoded UPDATEs for a session.
+#[derive(Clone, Debug)]
+pub struct Transmit {
+    pub peer: PeerId,
+    /// The session they are for (a later session must never get them).
+    pub epoch: u64,
+    pub bytes: Bytes,
+}
+
+/// What the export of one prefix needs besides the peer.
+pub(crate) struct Ctx<'a> {
+    pub table: &'a Table,
+    pub exports: &'a mut Exports,
+    pub local: &'a Local,
+    pub filter: &'a PrefixFilter,
+}
+
+/// One established session's output state.
+pub(crate) struct PeerOut {
+    pub id: PeerId,
+    pub epoch: u64,
+    pub target: Target,
+    pub class: ClassId,
+    pub families: Vec<Family>,
+    /// Families in which we send several paths (ADD-PATH, RFC 7911).
+    pub add_path: Vec<Family>,
+    pub ctx: SessionCtx,
+    /// Per slot: the peer holds our route (without ADD-PATH), or our path
+    /// with identifier 1 (with ADD-PATH).
+    held: Bitset,
+    /// ADD-PATH paths held with identifiers above 1: (slot, identifier).
+    held_more: HashSet<(u32, u32)>,
+    /// Routes the peer holds from us (`show protocols all`).
+    pub exported: usize,
+    /// Slots whose latest state the peer still has to be told.
+    pub dirty: Bitset,
+    /// Where the next walk over `dirty` starts: slots go out in order.
+    cursor: u32,
+    /// End-of-RIB is due once the initial table is out (RFC 4724 §2).
+    eor_pending: bool,
+    /// Bytes handed to the session, not yet written.
+    pub queued: usize,
+}
+
+impl PeerOut {
+    pub fn new(id: PeerId, epoch: u64, target: Target, class: ClassId, families: Vec<Family>, ctx: SessionCtx) -> Self {
+        PeerOut {
+            id,
+            epoch,
+            target,
+            class,
+            add_path: ctx.add_path.clone(),
+            families,
+            ctx,
+            held: Bitset::new(),
+            held_more: HashSet::new(),
+            exported: 0,
+            dirty: Bitset::new(),
+            cursor: 0,
+            eor_pending: true,
+            queued: 0,
+        }
+    }
+
+    /// Whether routes of `family` go to this peer, and with ADD-PATH or not.
+    pub fn mode(&self, family: Family) -> Option<bool> {
+        self.families.contains(&family).then(|| self.add_path.contains(&family))
+    }
+
+    /// No room for more output now.
+    pub fn full(&self) -> bool {
+        self.queued >= OUT_HIGH
+    }
+
+    /// Behind: some slots still to be told.
+    pub fn backlogged(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Slots whose paths the peer holds, counting each held path.
+    pub fn held(&self) -> usize {
+        self.held.len() + self.held_more.len()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.held.heap_bytes() + self.dirty.heap_bytes() + self.held_more.capacity() * 9
+    }
+
+    fn holds(&self, slot: u32, id: u32) -> bool {
+        if id <= 1 {
+            self.held.contains(slot)
+        } else {
+            self.held_more.contains(&(slot, id))
+        }
+    }
+
+    fn set_held(&mut self, slot: u32, id: u32, on: bool) {
+        let changed = match (id <= 1, on) {
+            (true, true) => self.held.insert(slot),
+            (true, false) => self.held.remove(slot),
+            (false, true) => self.held_more.insert((slot, id)),
+            (false, false) => self.held_more.remove(&(slot, id)),
+        };
+        if changed {
+            if on {
+                self.exported += 1;
+            } else {
+                self.exported -= 1;
+            }
+        }
+    }
+
+    /// Tells the peer `want` for one NLRI entry: an announcement, or a
+    /// withdrawal when it holds something and should not.
+    fn put(
+        &mut self,
+        slot: u32,
+        prefix: Prefix,
+        id: Option<u32>,
+        want: Option<Arc<RouteAttrs>>,
+        out: &mut Vec<Change>,
+    ) {
+        let entry = NlriEntry {
+            prefix,
+            path_id: id.map(PathId),
+        };
+        let bit = id.unwrap_or(1);
+        match want {
+            Some(a) => {
+                out.push(Change::announce(entry, a));
+                self.set_held(slot, bit, true);
+            }
+            None if self.holds(slot, bit) => {
+                out.push(Change::withdraw(entry));
+                self.set_held(slot, bit, false);
+            }
+            None => {}
+        }
+    }
+
+    /// Everything the peer should now hold of one slot: the best route, or
+    /// with ADD-PATH every exported path (and withdrawals of paths gone).
+    pub fn emit_slot(&mut self, c: &mut Ctx, slot: u32, out: &mut Vec<Change>) {
+        let sid = SlotId(slot);
+        let Some(prefix) = c.table.prefix_of(sid) else { return };
+        let family = prefix.family();
+        let Some(add_path) = self.mode(family) else { return };
+        let allowed = c.filter.allows(&prefix);
+        let routes = c.table.paths_of(sid);
+        if !add_path {
+            let want = routes
+                .first()
+                .filter(|_| allowed)
+                .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
+            self.put(slot, prefix, None, want, out);
+            return;
+        }
+        let mut present: Vec<u32> = Vec::with_capacity(routes.len());
+        for r in routes {
+            present.push(r.out_id);
+            let want = if allowed {
+                c.exports.export(c.local, r, family, &self.target, self.class)
+            } else {
+                None
+            };
+            self.put(slot, prefix, Some(r.out_id), want, out);
+        }
+        present.sort_unstable();
+        for id in 1..=c.table.high_id(sid) {
+            if present.binary_search(&id).is_err() {
+                self.put(slot, prefix, Some(id), None, out);
+            }
+        }
+    }
+
+    /// What the peer should now hold of one ADD-PATH path.
+    pub fn emit_path(&mut self, c: &mut Ctx, slot: u32, id: u32, out: &mut Vec<Change>) {
+        let sid = SlotId(slot);
+        let Some(prefix) = c.table.prefix_of(sid) else { return };
+        let family = prefix.family();
+        if self.mode(family) != Some(true) {
+            return;
+        }
+        let want = c
+            .table
+            .paths_of(sid)
+            .iter()
+            .find(|r| r.out_id == id)
+            .filter(|_| c.filter.allows(&prefix))
+            .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
+        self.put(slot, prefix, Some(id), want, out);
+    }
+
+    /// Tells the peer about `slots` (best changes) and `paths` (ADD-PATH
+    /// path changes) of one round, as long as there is room; the rest
+    /// becomes backlog.
+    pub fn take_round(
+        &mut self,
+        c: &mut Ctx,
+        slots: &Bitset,
+        paths: &[(u32, u32)],
+        out: &mut Vec<Change>,
+        tx: &mut Vec<Transmit>,
+    ) {
+        if self.backlogged() || self.full() {
+            self.defer(slots, 0, paths);
+            return;
+        }
+        let any_plain = self.families.iter().any(|f| !self.add_path.contains(f));
+        if any_plain {
+            for s in slots.iter() {
+                if self.full() {
+                    self.defer(slots, s, paths);
+                    return self.flush(out, tx);
+                }
+                self.emit_slot_if_plain(c, s, out);
+                if out.len() >= SLICE {
+                    self.flush(out, tx);
+                }
+            }
+        }
+        if !self.add_path.is_empty() {
+            for (i, &(s, id)) in paths.iter().enumerate() {
+                if self.full() {
+                    self.defer(&Bitset::new(), 0, &paths[i..]);
+                    return self.flush(out, tx);
+                }
+                self.emit_path(c, s, id, out);
+                if out.len() >= SLICE {
+                    self.flush(out, tx);
+                }
+            }
+        }
+        self.flush(out, tx);
+    }
+
+    fn emit_slot_if_plain(&mut self, c: &mut Ctx, slot: u32, out: &mut Vec<Change>) {
+        let plain = c
+            .table
+            .prefix_of(SlotId(slot))
+            .is_some_and(|p| self.mode(p.family()) == Some(false));
+        if plain {
+            self.emit_slot(c, slot, out);
+        }
+    }
+
+    /// Remembers slots (those of `slots` from `from` on) to tell later:
+    /// the latest state goes out then.
+    fn defer(&mut self, slots: &Bitset, from: u32, paths: &[(u32, u32)]) {
+        for s in slots.iter_from(from) {
+            self.dirty.insert(s);
+        }
+        if !self.add_path.is_empty() {
+            for &(s, _) in paths {
+                self.dirty.insert(s);
+            }
+        }
+    }
+
+    /// Marks every slot below `n` (of `family`, or all) to be told again:
+    /// a new session's table, a ROUTE-REFRESH (RFC 2918), new rules.
+    pub fn mark_all(&mut self, table: &Table, family: Option<Family>) {
+        match family {
+            None => self.dirty.fill(table.slot_count()),
+            Some(f) => {
+                for (s, p) in table.slots() {
+                    if p.family() == f {
+                        self.dirty.insert(s.0);
+                    }
+                }
+            }
+        }
+        self.cursor = 0;
+    }
+
+    /// Works off the backlog in slot order while there is room; sends
+    /// End-of-RIB once the initial table is out.
+    pub fn drain(&mut self, c: &mut Ctx, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
+        while !self.full() {
+            let next = self.dirty.next_from(self.cursor).or_else(|| self.dirty.next_from(0));
+            let Some(s) = next else { break };
+            self.dirty.remove(s);
+            self.cursor = s + 1;
+            self.emit_slot(c, s, out);
+            if out.len() >= SLICE {
+                self.flush(out, tx);
+            }
+        }
+        let done = self.dirty.is_empty();
+        if done {
+            // A backlog once worked off gives its memory back.
+            self.dirty.clear();
+            self.cursor = 0;
+        }
+        if done && self.eor_pending {
+            self.eor_pending = false;
+            self.flush_with_eor(out, tx);
+        } else {
+            self.flush(out, tx);
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
+        self.encode(out, &[], tx);
+    }
+
+    fn flush_with_eor(&mut self, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
+        let families = self.families.clone();
+        self.encode(out, &families, tx);
+    }
+
+    /// Packs `out` into UPDATEs (then End-of-RIB for `eor`) and queues
+    /// their bytes for the session.
+    fn encode(&mut self, out: &mut Vec<Change>, eor: &[Family], tx: &mut Vec<Transmit>) {
+        if out.is_empty() && eor.is_empty() {
+            return;
+        }
+        let mut ups = Vec::new();
+        for fc in by_family(out.drain(..)) {
+            if let Some(f) = fc.family {
+                ups.extend(pack(f, &fc.announce, &fc.withdraw, &self.ctx));
+            }
+        }
+        ups.extend(eor.iter().map(|f| Update::end_of_rib(*f)));
+        let mut buf = bytes::BytesMut::new();
+        for u in ups {
+            // Our own UPDATEs always encode: pack() fits them to the
+            // session's maximum size.
+            let _ = bgp_wire::Message::Update(Box::new(u)).encode(&mut buf, &self.ctx);
+        }
+        if buf.is_empty() {
+            return;
+        }
+        self.queued += buf.len();
+        tx.push(Transmit {
+            peer: self.id,
+            epoch: self.epoch,
+            bytes: buf.freeze(),
+        });
+    }
+}

@@ -1,0 +1,661 @@
+//! The engine as its sessions see it: UPDATEs in, encoded UPDATEs out,
+//! decoded here the way a peer would. What each receiver ends up holding,
+//! and how many announcements it took, is what these tests check.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_wire::attributes::{AsPath, Community, Origin};
+use bgp_wire::{split_message, Asn, Family, Message, NlriEntry, PathId, Prefix, RouterId, SessionCtx};
+use bytes::BytesMut;
+use rib::updates::{pack, received};
+use rib::{Engine, Local, LocalRoute, PeerId, PrefixFilter, RouteAttrs, Session};
+
+fn p(s: &str) -> Prefix {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// What one receiving session has been told.
+#[derive(Default)]
+struct Got {
+    /// What it holds now: entry → first AS of the path (our AS for eBGP
+    /// receivers comes first, so the origin AS is the last).
+    held: BTreeMap<(Prefix, Option<u32>), RouteAttrs>,
+    /// Every announcement, in the order it came.
+    order: Vec<(Prefix, Option<u32>)>,
+    announced: usize,
+    withdrawn: usize,
+    eor: Vec<Family>,
+    /// Bytes received and not yet "written" (the session is stalled).
+    unacked: Vec<(u64, usize)>,
+}
+
+struct Net {
+    e: Engine,
+    now: Instant,
+    ctx: HashMap<PeerId, SessionCtx>,
+    got: HashMap<PeerId, Got>,
+    stalled: Vec<PeerId>,
+    epoch: u64,
+}
+
+const US: u32 = 64512;
+
+impl Net {
+    fn new() -> Net {
+        Net::with(None, PrefixFilter::default())
+    }
+
+    fn with(cluster: Option<&str>, filter: PrefixFilter) -> Net {
+        let local = Local {
+            asn: Asn(US),
+            router_id: RouterId("10.0.0.100".parse().unwrap()),
+            cluster_id: cluster.map(|c| bgp_wire::ClusterId(c.parse().unwrap())),
+        };
+        let now = Instant::now();
+        Net {
+            e: Engine::new(local, filter, now, 1_700_000_000),
+            now,
+            ctx: HashMap::new(),
+            got: HashMap::new(),
+            stalled: Vec::new(),
+            epoch: 0,
+        }
+    }
+
+    /// Brings up peer `n` (address 10.0.0.n): eBGP in AS 65000+n, or iBGP.
+    fn up(&mut self, n: u32, ebgp: bool, add_path: bool) {
+        self.up_as(n, ebgp, add_path, false)
+    }
+
+    fn up_as(&mut self, n: u32, ebgp: bool, add_path: bool, rr_client: bool) {
+        let ctx = SessionCtx {
+            four_octet_as: true,
+            add_path: if add_path {
+                vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            } else {
+                vec![]
+            },
+            extended_message: false,
+        };
+        self.epoch += 1;
+        self.ctx.insert(PeerId(n), ctx.clone());
+        self.got.insert(PeerId(n), Got::default());
+        let s = Session {
+            families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            ctx,
+            ebgp,
+            peer_address: ip(&format!("10.0.0.{n}")),
+            peer_router_id: RouterId(format!("10.0.0.{n}").parse().unwrap()),
+            local_address: ip("10.0.0.100"),
+            local_address6: None,
+            rr_client,
+            next_hop_self: false,
+            allow_local_as: 0,
+        };
+        self.e.peer_up(PeerId(n), self.epoch, s, self.now);
+        self.deliver();
+    }
+
+    fn down(&mut self, n: u32) {
+        self.e.peer_down(PeerId(n), self.now);
+        self.got.remove(&PeerId(n));
+        self.ctx.remove(&PeerId(n));
+    }
+
+    /// Peer `n` announces `prefixes` with an AS path of `len` ASes, all
+    /// `first_as`, optionally under ADD-PATH identifier `id`.
+    fn announce(&mut self, n: u32, prefixes: &[&str], first_as: u32, len: usize, id: Option<u32>) {
+        self.announce_with(n, prefixes, first_as, len, id, |_| {})
+    }
+
+    fn announce_with(
+        &mut self,
+        n: u32,
+        prefixes: &[&str],
+        first_as: u32,
+        len: usize,
+        id: Option<u32>,
+        f: impl Fn(&mut RouteAttrs),
+    ) {
+        let mut a = RouteAttrs {
+            origin: Some(Origin::Igp),
+            as_path: AsPath::sequence((0..len).map(|_| Asn(first_as))),
+            next_hop: Some(ip(&format!("10.0.0.{n}"))),
+            local_pref: Some(100),
+            ..RouteAttrs::default()
+        };
+        f(&mut a);
+        let a = Arc::new(a);
+        let entries: Vec<(NlriEntry, Arc<RouteAttrs>)> = prefixes
+            .iter()
+            .map(|s| {
+                (
+                    NlriEntry {
+                        prefix: p(s),
+                        path_id: id.map(PathId),
+                    },
+                    a.clone(),
+                )
+            })
+            .collect();
+        let ctx = SessionCtx {
+            add_path: if id.is_some() {
+                vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            } else {
+                vec![]
+            },
+            ..SessionCtx::default()
+        };
+        for fam in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            let of: Vec<_> = entries
+                .iter()
+                .filter(|(e, _)| e.prefix.family() == fam)
+                .cloned()
+                .collect();
+            for u in pack(fam, &of, &[], &ctx) {
+                self.e.update(PeerId(n), &u, self.now);
+            }
+        }
+    }
+
+    fn withdraw(&mut self, n: u32, prefixes: &[&str], id: Option<u32>) {
+        let entries: Vec<NlriEntry> = prefixes
+            .iter()
+            .map(|s| NlriEntry {
+                prefix: p(s),
+                path_id: id.map(PathId),
+            })
+            .collect();
+        let ctx = SessionCtx {
+            add_path: if id.is_some() {
+                vec![Family::IPV4_UNICAST]
+            } else {
+                vec![]
+            },
+            ..SessionCtx::default()
+        };
+        for u in pack(Family::IPV4_UNICAST, &[], &entries, &ctx) {
+            self.e.update(PeerId(n), &u, self.now);
+        }
+    }
+
+    /// Runs a round and hands every session what it was sent.
+    fn round(&mut self) {
+        self.e.round();
+        self.deliver();
+    }
+
+    /// Decodes what the engine produced; sessions not stalled write it
+    /// at once (which may let the engine produce more).
+    fn deliver(&mut self) {
+        loop {
+            let tx = self.e.take_transmits();
+            if tx.is_empty() {
+                return;
+            }
+            for t in tx {
+                let ctx = self.ctx[&t.peer].clone();
+                let got = self.got.get_mut(&t.peer).unwrap();
+                let mut buf = BytesMut::from(&t.bytes[..]);
+                while let Some(frame) = split_message(&mut buf, &ctx).unwrap() {
+                    let Message::Update(u) = Message::decode(&frame, &ctx).unwrap() else {
+                        panic!("only UPDATEs")
+                    };
+                    if let Some(f) = u.end_of_rib_family() {
+                        got.eor.push(f);
+                        continue;
+                    }
+                    let r = received(&u);
+                    for (_, e) in &r.withdrawn {
+                        got.withdrawn += 1;
+                        got.held.remove(&(e.prefix, e.path_id.map(|x| x.0)));
+                    }
+                    for (_, e) in &r.announced {
+                        got.announced += 1;
+                        got.order.push((e.prefix, e.path_id.map(|x| x.0)));
+                        let a = r.attrs_v4.clone().or(r.attrs_mp.clone()).unwrap();
+                        got.held.insert((e.prefix, e.path_id.map(|x| x.0)), a);
+                    }
+                }
+                assert!(buf.is_empty(), "whole messages only");
+                if self.stalled.contains(&t.peer) {
+                    got.unacked.push((t.epoch, t.bytes.len()));
+                } else {
+                    self.e.written(t.peer, t.epoch, t.bytes.len());
+                }
+            }
+        }
+    }
+
+    fn stall(&mut self, n: u32) {
+        self.stalled.push(PeerId(n));
+    }
+
+    /// The stalled session's writer catches up, one write at a time.
+    fn resume(&mut self, n: u32) {
+        self.stalled.retain(|x| *x != PeerId(n));
+        let unacked = std::mem::take(&mut self.got.get_mut(&PeerId(n)).unwrap().unacked);
+        for (epoch, len) in unacked {
+            self.e.written(PeerId(n), epoch, len);
+            self.deliver();
+        }
+    }
+
+    fn got(&self, n: u32) -> &Got {
+        &self.got[&PeerId(n)]
+    }
+
+    /// The AS path peer `n` holds for `prefix` (without ADD-PATH).
+    fn path(&self, n: u32, prefix: &str) -> Option<String> {
+        self.got(n).held.get(&(p(prefix), None)).map(|a| a.as_path.to_string())
+    }
+
+    fn reset_counts(&mut self, n: u32) {
+        let g = self.got.get_mut(&PeerId(n)).unwrap();
+        (g.announced, g.withdrawn) = (0, 0);
+    }
+}
+
+#[test]
+fn without_add_path_only_best_changes_are_sent() {
+    let mut net = Net::new();
+    for n in [1, 2, 9] {
+        net.up(n, true, false);
+    }
+    let pfx = "10.244.1.0/26";
+    net.announce(1, &[pfx], 65001, 3, None);
+    net.round();
+    assert_eq!(net.path(9, pfx).as_deref(), Some("64512 65001 65001 65001"));
+    assert_eq!(net.e.counts(PeerId(9)).exported, 1);
+
+    // The same route again: nothing to send.
+    net.reset_counts(9);
+    net.announce(1, &[pfx], 65001, 3, None);
+    net.round();
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (0, 0));
+
+    // A worse second path: the best stays, nothing to send.
+    net.announce(2, &[pfx], 65002, 5, None);
+    net.round();
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (0, 0));
+
+    // The best goes: the other path replaces it, count unchanged.
+    net.withdraw(1, &[pfx], None);
+    net.round();
+    assert_eq!(net.got(9).announced, 1);
+    assert_eq!(net.path(9, pfx).as_deref(), Some("64512 65002 65002 65002 65002 65002"));
+    assert_eq!(net.e.counts(PeerId(9)).exported, 1);
+
+    // The receiver's own route becomes best: what it had is withdrawn.
+    net.announce(9, &[pfx], 65009, 1, None);
+    net.round();
+    assert_eq!(net.got(9).withdrawn, 1);
+    assert_eq!(net.path(9, pfx), None);
+    assert_eq!(net.e.counts(PeerId(9)).exported, 0);
+    assert_eq!(net.e.counts(PeerId(9)).imported, 1);
+    assert_eq!(net.e.counts(PeerId(9)).preferred, 1);
+}
+
+#[test]
+fn with_add_path_every_path_goes_under_its_own_identifier() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.up(9, true, true);
+    let pfx = "10.244.1.0/26";
+    net.announce(1, &[pfx], 65001, 3, None);
+    net.round();
+    net.announce(2, &[pfx], 65002, 5, None);
+    net.round();
+    let ids: Vec<Option<u32>> = net.got(9).held.keys().map(|k| k.1).collect();
+    assert_eq!(ids, vec![Some(1), Some(2)], "a non-best path goes too");
+    assert_eq!(
+        net.got(9).held[&(p(pfx), Some(2))].as_path.to_string(),
+        "64512 65002 65002 65002 65002 65002",
+        "with its own attributes"
+    );
+    assert_eq!(net.e.counts(PeerId(9)).exported, 2);
+
+    // The full table for a new session: both paths, best first; without
+    // ADD-PATH the best only.
+    net.up(8, true, true);
+    net.up(7, true, false);
+    assert_eq!(net.got(8).order, vec![(p(pfx), Some(1)), (p(pfx), Some(2))]);
+    assert_eq!(net.got(7).order, vec![(p(pfx), None)]);
+    assert_eq!(net.path(7, pfx).as_deref(), Some("64512 65001 65001 65001"));
+
+    // Peer 1 replaces its path: same identifier, new attributes.
+    net.reset_counts(9);
+    net.announce(1, &[pfx], 65001, 4, None);
+    net.round();
+    assert_eq!(net.got(9).announced, 1, "only the path that changed");
+    let a = &net.got(9).held[&(p(pfx), Some(1))];
+    assert_eq!(a.as_path.to_string(), "64512 65001 65001 65001 65001");
+    assert_eq!(net.e.counts(PeerId(9)).exported, 2);
+
+    // Peer 1 withdraws: path 1 is withdrawn; path 2 is unaffected even
+    // though it became best.
+    net.reset_counts(9);
+    net.withdraw(1, &[pfx], None);
+    net.round();
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (0, 1));
+    assert!(net.got(9).held.contains_key(&(p(pfx), Some(2))));
+    assert_eq!(net.e.counts(PeerId(9)).exported, 1);
+
+    // A new path takes the lowest free identifier.
+    net.up(3, true, false);
+    net.announce(3, &[pfx], 65003, 2, None);
+    net.round();
+    assert!(net.got(9).held.contains_key(&(p(pfx), Some(1))));
+}
+
+#[test]
+fn one_peer_with_several_paths_going_down() {
+    let mut net = Net::new();
+    for n in [1, 2, 9] {
+        net.up(n, true, false);
+    }
+    let pfx = "10.244.1.0/26";
+    net.announce(1, &[pfx], 65001, 2, Some(1));
+    net.announce(1, &[pfx], 65001, 3, Some(2));
+    net.announce(2, &[pfx], 65002, 4, None);
+    net.round();
+    assert_eq!(net.path(9, pfx).as_deref(), Some("64512 65001 65001"));
+    net.reset_counts(9);
+    net.down(1);
+    net.round();
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (1, 0));
+    assert_eq!(net.path(9, pfx).as_deref(), Some("64512 65002 65002 65002 65002"));
+    assert_eq!((net.e.table().len(), net.e.table().route_count()), (1, 1));
+}
+
+#[test]
+fn the_last_word_of_a_round_wins() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(9, true, false);
+    let (x, y) = ("10.0.1.0/24", "10.0.2.0/24");
+    net.announce(1, &[x], 65001, 1, None);
+    net.round();
+    assert!(net.path(9, x).is_some());
+    // In one round: x again, y, then x withdrawn.
+    net.reset_counts(9);
+    net.announce(1, &[x], 65001, 2, None);
+    net.announce(1, &[y], 65001, 1, None);
+    net.withdraw(1, &[x], None);
+    net.round();
+    assert_eq!(net.path(9, x), None, "x ends withdrawn");
+    assert!(net.path(9, y).is_some());
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (1, 1));
+    // A prefix that came and went within a round is never mentioned.
+    net.reset_counts(9);
+    net.announce(1, &["10.0.3.0/24"], 65001, 1, None);
+    net.withdraw(1, &["10.0.3.0/24"], None);
+    net.round();
+    assert_eq!((net.got(9).announced, net.got(9).withdrawn), (0, 0));
+}
+
+#[test]
+fn a_round_sends_the_settled_best_once() {
+    let mut net = Net::new();
+    for n in [1, 2, 3, 9] {
+        net.up(n, true, false);
+    }
+    let x = "10.244.1.0/26";
+    net.announce(1, &[x], 65001, 3, None);
+    net.round();
+    net.reset_counts(9);
+    // One round: x gets better twice.
+    net.announce(2, &[x], 65002, 2, None);
+    net.announce(3, &[x], 65003, 1, None);
+    net.round();
+    assert_eq!(net.got(9).announced, 1);
+    assert_eq!(net.path(9, x).as_deref(), Some("64512 65003"));
+}
+
+#[test]
+fn ten_feeds_of_one_table_reach_an_observer_settled() {
+    // Ten eBGP feeds announce the same 1000 prefixes, the last by the
+    // shortest path; the observer gets each prefix's final route once.
+    let mut net = Net::new();
+    for n in 1..=11 {
+        net.up(n, true, false);
+    }
+    let prefixes: Vec<String> = (0..1000)
+        .map(|i| format!("10.{}.{}.0/24", 1 + i / 256, i % 256))
+        .collect();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    for n in 1..=10 {
+        let len = if n == 10 { 1 } else { 2 };
+        for chunk in refs.chunks(100) {
+            net.announce(n, chunk, 65000 + n, len, None);
+        }
+    }
+    net.round();
+    assert_eq!(net.got(11).announced, 1000);
+    assert!(refs.iter().all(|x| net.path(11, x).as_deref() == Some("64512 65010")));
+}
+
+#[test]
+fn a_stalled_peer_gets_the_latest_state_once_it_drains() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(8, true, false);
+    net.up(9, true, false);
+    net.stall(9);
+    // Enough routes to fill the stalled session's output several times.
+    let prefixes: Vec<String> = (0..150_000)
+        .map(|i| format!("{}.{}.{}.0/24", 20 + i / 65536, (i / 256) % 256, i % 256))
+        .collect();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    for (i, chunk) in refs.chunks(20).enumerate() {
+        net.announce(1, chunk, 65001 + (i % 50) as u32, 2, None);
+    }
+    net.round();
+    assert!(net.e.is_full(PeerId(9)), "the stalled peer's output is full");
+    let before_churn = net.got(9).announced;
+    assert!(before_churn < 100_000, "nothing beyond its room: {before_churn}");
+    let m = net.e.memory();
+    assert!(m.queued_bytes <= 2 * rib::out::OUT_HIGH, "{m:?}");
+    assert_eq!(net.got(8).held.len(), 150_000, "the other receiver is not held back");
+    // Churn: every route changes twice, a tenth goes.
+    for round in 0..2 {
+        for (i, chunk) in refs.chunks(20).enumerate() {
+            net.announce(1, chunk, 65101 + (i % 50) as u32 + round, 2, None);
+        }
+        net.round();
+    }
+    net.withdraw(1, &refs[..15_000], None);
+    net.round();
+    assert!(net.e.memory().queued_bytes <= 2 * rib::out::OUT_HIGH);
+    net.resume(9);
+    let (got9, got8) = (net.got(9), net.got(8));
+    assert_eq!(got9.held, got8.held, "the same table as a peer that kept up");
+    assert_eq!(got9.held.len(), 135_000);
+    assert!(
+        got9.announced <= 150_000 + before_churn,
+        "at most one table's worth after the stall: {} then {}",
+        before_churn,
+        got9.announced - before_churn
+    );
+    assert!(
+        got9.withdrawn <= before_churn,
+        "withdrawn only what it had: {}",
+        got9.withdrawn
+    );
+    assert_eq!(net.e.memory().backlog, 0);
+}
+
+#[test]
+fn the_initial_table_ends_with_end_of_rib() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.announce(1, &["10.0.1.0/24", "fd00:1::/48"], 65001, 1, None);
+    net.round();
+    net.up(2, true, false);
+    assert_eq!(net.got(2).held.len(), 2);
+    assert_eq!(net.got(2).eor, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    // An empty table: End-of-RIB at once.
+    assert_eq!(net.got(1).eor.len(), 2);
+}
+
+#[test]
+fn route_refresh_sends_the_family_again() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.announce(1, &["10.0.1.0/24", "10.0.2.0/24", "fd00:1::/48"], 65001, 1, None);
+    net.round();
+    net.reset_counts(2);
+    net.e.refresh(PeerId(2), Family::IPV4_UNICAST);
+    net.deliver();
+    assert_eq!((net.got(2).announced, net.got(2).withdrawn), (2, 0));
+}
+
+#[test]
+fn new_export_rules_withdraw_what_is_no_longer_allowed() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.announce(1, &["10.244.1.0/26", "192.0.2.0/24"], 65001, 1, None);
+    net.round();
+    assert_eq!(net.got(2).held.len(), 2);
+    let filter = PrefixFilter {
+        pools: vec![p("10.244.0.0/16")],
+        blocks: vec![],
+    };
+    let local = net.e.local().clone();
+    net.e.set_policy(local, filter);
+    net.deliver();
+    assert_eq!(net.got(2).held.len(), 1);
+    assert!(net.path(2, "10.244.1.0/26").is_some());
+}
+
+#[test]
+fn reflection_and_local_routes() {
+    let mut net = Net::with(Some("244.0.0.1"), PrefixFilter::default());
+    net.up_as(1, false, false, true);
+    net.up_as(2, false, false, true);
+    net.up_as(3, false, false, false);
+    net.announce(1, &["10.244.1.0/26"], 65001, 1, None);
+    net.e.add_local(
+        p("10.244.9.0/26"),
+        LocalRoute {
+            communities: vec![Community(0xfde8_0001)],
+            ..LocalRoute::default()
+        },
+        net.now,
+    );
+    net.round();
+    for n in [2, 3] {
+        let a = &net.got(n).held[&(p("10.244.1.0/26"), None)];
+        assert_eq!(a.originator_id, Some(RouterId("10.0.0.1".parse().unwrap())));
+        assert_eq!(a.cluster_list.len(), 1);
+    }
+    assert!(
+        net.path(1, "10.244.1.0/26").is_none(),
+        "not back to the client it came from"
+    );
+    for n in [1, 2, 3] {
+        let a = &net.got(n).held[&(p("10.244.9.0/26"), None)];
+        assert_eq!(
+            a.next_hop,
+            Some(ip("10.0.0.100")),
+            "we are the next hop of our own routes"
+        );
+    }
+    assert_eq!(net.e.local_counts().imported, 1);
+    net.e.remove_local(&p("10.244.9.0/26"), net.now);
+    net.round();
+    assert!(net.path(3, "10.244.9.0/26").is_none());
+}
+
+#[test]
+fn flaps_leave_nothing_behind() {
+    let mut net = Net::new();
+    net.up(9, true, false);
+    net.e.add_local(p("10.244.9.0/26"), LocalRoute::default(), net.now);
+    net.round();
+    let idle = net.e.memory();
+    let prefixes: Vec<String> = (0..5000)
+        .map(|i| format!("{}.{}.0.0/16", 20 + i / 256, i % 256))
+        .collect();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let mut after_first = None;
+    for flap in 0..20u32 {
+        net.up(1, true, false);
+        for (i, chunk) in refs.chunks(5).enumerate() {
+            net.announce(1, chunk, 65001 + (i as u32 % 300) + flap * 1000, 2, None);
+        }
+        net.round();
+        assert_eq!(net.got(9).held.len(), 5001);
+        net.down(1);
+        net.round();
+        assert_eq!(net.got(9).held.len(), 1);
+        let m = net.e.memory();
+        assert_eq!(m, *after_first.get_or_insert(m), "flap {flap}");
+    }
+    let m = after_first.unwrap();
+    assert_eq!((m.prefixes, m.routes, m.attribute_sets), (1, 1, 1), "{m:?}");
+    assert_eq!((m.empty_slots, m.sessions, m.backlog), (0, 1, 0), "{m:?}");
+    assert_eq!((m.export_cache, m.export_sets, m.export_classes), (1, 1, 1), "{m:?}");
+    assert_eq!(
+        (idle.prefixes, idle.attribute_sets, idle.export_cache),
+        (m.prefixes, m.attribute_sets, m.export_cache)
+    );
+}
+
+#[test]
+fn best_changes_stream_to_a_consumer() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.announce(1, &["10.0.1.0/24"], 65001, 2, None);
+    net.round();
+    let sub = net.e.subscribe();
+    let first = net.e.poll_best(sub, 100);
+    assert_eq!(first.len(), 1, "a new consumer starts with every prefix");
+    // Within a round the best changes twice; the consumer sees it once.
+    net.announce(2, &["10.0.1.0/24"], 65002, 1, None);
+    net.withdraw(2, &["10.0.1.0/24"], None);
+    net.announce(2, &["10.0.1.0/24"], 65002, 1, None);
+    net.announce(1, &["10.0.2.0/24"], 65001, 1, None);
+    net.round();
+    let got = net.e.poll_best(sub, 1);
+    assert_eq!(got.len(), 1, "no more than asked for");
+    let rest = net.e.poll_best(sub, 100);
+    assert_eq!(rest.len(), 1);
+    let all: Vec<_> = got.iter().chain(&rest).collect();
+    let x = all.iter().find(|c| c.prefix == p("10.0.1.0/24")).unwrap();
+    assert_eq!(x.best.as_ref().unwrap().source.peer, Some(PeerId(2)));
+    net.down(2);
+    net.round();
+    let after = net.e.poll_best(sub, 100);
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].best.as_ref().unwrap().source.peer, Some(PeerId(1)));
+    net.down(1);
+    net.round();
+    let gone = net.e.poll_best(sub, 100);
+    assert!(gone.iter().all(|c| c.best.is_none()) && gone.len() == 2);
+    assert_eq!(net.e.memory().empty_slots, 0, "released once the consumer was told");
+}
+
+#[test]
+fn a_round_waits_for_input_only_so_long() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    assert!(!net.e.round_due(net.now));
+    net.announce(1, &["10.0.1.0/24"], 65001, 1, None);
+    assert!(net.e.round_pending());
+    assert!(!net
+        .e
+        .round_due(net.now + rib::engine::MAX_DEFER - Duration::from_millis(1)));
+    assert!(net.e.round_due(net.now + rib::engine::MAX_DEFER));
+}
