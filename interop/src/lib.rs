@@ -101,6 +101,29 @@ impl Drop for Proc {
     }
 }
 
+/// A `/proc/PID/status` field in kB (`VmRSS`, `VmHWM`), 0 when unreadable.
+pub fn status_kb(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Peak RSS (kB) and CPU seconds of a process.
+pub fn usage(pid: i32) -> (u64, f64) {
+    let hwm = status_kb(pid, "VmHWM");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    // Fields after the command: state is [0]; utime [11], stime [12] in clock ticks.
+    let ticks: u64 =
+        f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf is a plain query.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (hwm, ticks as f64 / hz)
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
@@ -158,9 +181,9 @@ pub fn ternd_bin() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let exe = std::env::current_exe().expect("test binary path");
-            // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>/ternd
+            // target/<profile>/{deps,examples}/<test> or target/<profile>/<bin> → target/<profile>/ternd
             let parent = exe.parent().expect("target dir");
-            let dir = if parent.ends_with("deps") {
+            let dir = if parent.ends_with("deps") || parent.ends_with("examples") {
                 parent.parent().expect("target dir")
             } else {
                 parent

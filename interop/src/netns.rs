@@ -29,6 +29,20 @@ impl Netns {
         c
     }
 
+    /// Runs `f` on a thread of its own inside the namespace (its sockets
+    /// live there).
+    pub fn spawn<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+        let path = std::path::PathBuf::from("/var/run/netns").join(&self.name);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("netns file");
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns(2) on this thread only, with a namespace fd we opened.
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+
     /// Runs `ip ARGS` inside the namespace, failing the test on error.
     pub fn ip(&self, args: &[&str]) {
         let out = run(self.command("ip").args(args));

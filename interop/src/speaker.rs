@@ -79,6 +79,29 @@ impl Session {
         }))
     }
 
+    /// Sends a KEEPALIVE every 20 s on a thread of its own, until the
+    /// socket is shut down: a session that only reads stays up.
+    pub fn keepalives(&self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let mut w = self.stream.try_clone()?;
+        let ka = Message::Keepalive.to_bytes(&self.ctx).map_err(std::io::Error::other)?;
+        Ok(std::thread::spawn(move || {
+            let mut last = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() >= Duration::from_secs(20) {
+                    if w.write_all(&ka).is_err() {
+                        return;
+                    }
+                    last = Instant::now();
+                }
+                // A shut-down socket has no peer address any more.
+                if w.peer_addr().is_err() {
+                    return;
+                }
+            }
+        }))
+    }
+
     pub fn send(&mut self, m: &Message) -> std::io::Result<()> {
         let b = m.to_bytes(&self.ctx).map_err(std::io::Error::other)?;
         self.stream.write_all(&b)
@@ -233,18 +256,31 @@ pub fn send_routes(s: &mut Session, routes: &[(NlriEntry, Arc<RouteAttrs>)]) -> 
 /// answers keepalives.
 pub fn observe(s: &mut Session, want: usize, limit: Duration) -> std::io::Result<Duration> {
     let start = Instant::now();
-    observe_until(s, want, limit, |_| true).map(|done| done - start)
+    observe_until(s, want, limit, |_| true).map(|o| o.done - start)
+}
+
+/// What an observer saw until it held every route it waited for.
+#[derive(Clone, Copy, Debug)]
+pub struct Observed {
+    /// When the last wanted route arrived.
+    pub done: Instant,
+    /// Prefixes announced to it, counting every repeat.
+    pub announced: usize,
+    /// Prefixes withdrawn from it.
+    pub withdrawn: usize,
 }
 
 /// Reads until `want` distinct prefixes are held whose latest attributes
 /// pass `accept` (a route that fails it counts as not held); returns when
-/// that happened. Sends keepalives meanwhile.
+/// that happened, with how many announcements it took. Sends keepalives
+/// meanwhile.
 pub fn observe_until(
     s: &mut Session,
     want: usize,
     limit: Duration,
     accept: impl Fn(&RouteAttrs) -> bool,
-) -> std::io::Result<Instant> {
+) -> std::io::Result<Observed> {
+    let (mut announced, mut withdrawn) = (0, 0);
     let start = Instant::now();
     let mut held: HashSet<Prefix> = HashSet::with_capacity(want);
     s.stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -263,6 +299,8 @@ pub fn observe_until(
         match s.recv() {
             Ok(Message::Update(u)) => {
                 let r = rib::updates::received(&u);
+                announced += r.announced.len();
+                withdrawn += r.withdrawn.len();
                 for (_, e) in &r.withdrawn {
                     held.remove(&e.prefix);
                 }
@@ -280,5 +318,126 @@ pub fn observe_until(
             Err(e) => return Err(e),
         }
     }
-    Ok(Instant::now())
+    Ok(Observed {
+        done: Instant::now(),
+        announced,
+        withdrawn,
+    })
+}
+
+/// What a receiving session holds: each prefix with a hash of its
+/// attributes, and how many announcements and withdrawals it took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    pub routes: std::collections::HashMap<Prefix, u64>,
+    /// How many routes hold each attribute hash: cheap to compare.
+    pub by_hash: std::collections::HashMap<u64, usize>,
+    pub announced: usize,
+    pub withdrawn: usize,
+}
+
+impl Held {
+    /// Applies one received UPDATE.
+    pub fn apply(&mut self, u: &bgp_wire::Update) {
+        use std::hash::{Hash, Hasher};
+        let r = rib::updates::received(u);
+        for (_, e) in &r.withdrawn {
+            self.withdrawn += 1;
+            if let Some(old) = self.routes.remove(&e.prefix) {
+                self.uncount(old);
+            }
+        }
+        if let Some(a) = r.attrs_v4.as_ref().or(r.attrs_mp.as_ref()) {
+            // A fixed hasher: two sessions' tables compare equal.
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            a.hash(&mut h);
+            let h = h.finish();
+            for (_, e) in &r.announced {
+                self.announced += 1;
+                if let Some(old) = self.routes.insert(e.prefix, h) {
+                    self.uncount(old);
+                }
+                *self.by_hash.entry(h).or_default() += 1;
+            }
+        }
+    }
+
+    fn uncount(&mut self, h: u64) {
+        if let Some(n) = self.by_hash.get_mut(&h) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_hash.remove(&h);
+            }
+        }
+    }
+
+    /// The same routes with the same attributes as `other`.
+    pub fn same_table(&self, other: &Held) -> bool {
+        self.routes.len() == other.routes.len() && self.by_hash == other.by_hash && self.routes == other.routes
+    }
+}
+
+/// Reads UPDATEs into `held` until `done` says so (then `Ok(true)`), or
+/// until nothing arrives for `idle` (`Ok(false)`), or `limit` passes (an
+/// error). `done` is asked every 50 ms and whenever input pauses, so it
+/// may look at the whole table. Sends keepalives meanwhile.
+pub fn receive_until(
+    s: &mut Session,
+    held: &mut Held,
+    idle: Duration,
+    limit: Duration,
+    done: impl Fn(&Held) -> bool,
+) -> std::io::Result<bool> {
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let mut last_ka = Instant::now();
+    let mut asked = Instant::now() - Duration::from_secs(1);
+    let mut paused = true;
+    s.stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    loop {
+        if (paused || asked.elapsed() >= Duration::from_millis(50)) && done(held) {
+            return Ok(true);
+        }
+        if paused || asked.elapsed() >= Duration::from_millis(50) {
+            asked = Instant::now();
+        }
+        paused = false;
+        if last.elapsed() > idle {
+            return Ok(false);
+        }
+        if start.elapsed() > limit {
+            return Err(std::io::Error::other(format!(
+                "{} routes after {limit:?}",
+                held.routes.len()
+            )));
+        }
+        if last_ka.elapsed() > Duration::from_secs(20) {
+            s.send(&Message::Keepalive)?;
+            last_ka = Instant::now();
+        }
+        match s.recv() {
+            Ok(Message::Update(u)) => {
+                held.apply(&u);
+                last = Instant::now();
+            }
+            Ok(_) => last = Instant::now(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                paused = true
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Withdraws `prefixes` (IPv4 unicast).
+pub fn send_withdrawals(s: &mut Session, prefixes: &[Prefix]) -> std::io::Result<()> {
+    let entries: Vec<NlriEntry> = prefixes.iter().map(|p| NlriEntry::new(*p)).collect();
+    let ups = rib::updates::pack(Family::IPV4_UNICAST, &[], &entries, &s.ctx);
+    let mut out = BytesMut::new();
+    for u in ups {
+        Message::Update(Box::new(u))
+            .encode(&mut out, &s.ctx)
+            .map_err(std::io::Error::other)?;
+    }
+    s.stream.write_all(&out)
 }

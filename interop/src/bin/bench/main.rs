@@ -19,51 +19,21 @@
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use interop::netns::{Lan, Netns};
+use interop::netns::Lan;
 use interop::speaker::{generate, generate_range, observe_until, send_routes, Session};
 use interop::TempDir;
 
 mod dut;
 
-/// Runs `f` on a thread inside network namespace `ns`.
-fn in_ns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
-    let path = PathBuf::from("/var/run/netns").join(&ns.name);
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("netns file");
-        use std::os::fd::AsRawFd;
-        // SAFETY: setns(2) on this thread only, with a namespace fd we opened.
-        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
-/// Peak RSS (kB) and CPU seconds of a process.
-fn usage(pid: i32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    // Fields after the command: state is [0]; utime [11], stime [12] in clock ticks.
-    let ticks: u64 =
-        f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    // SAFETY: sysconf is a plain query.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (hwm, ticks as f64 / hz)
-}
-
 struct Result {
     name: &'static str,
     converge: Option<Duration>,
+    /// Announcements the observer received per prefix it had to hold.
+    per_prefix: f64,
     rss_kb: u64,
     cpu_s: f64,
     note: String,
@@ -169,6 +139,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     let fail = |note: String| Result {
         name: which,
         converge: None,
+        per_prefix: 0.0,
         rss_kb: 0,
         cpu_s: 0.0,
         note,
@@ -209,7 +180,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     let want = sc.want();
     // The observer first, so the device has somewhere to send as routes arrive.
     let (obs_tx, obs_rx) = std::sync::mpsc::channel();
-    let observer = in_ns(&lan.nodes[2], move || {
+    let observer = lan.nodes[2].spawn(move || {
         let mut s = match Session::connect(obs_ip, target, obs_as) {
             Ok(s) => s,
             Err(e) => return Err(format!("observer: {e}")),
@@ -234,7 +205,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
             Scenario::Reflector { n, .. } => generate_range(i * n, n, ip, &[65001], Some(100)),
         };
         let (barrier, stop) = (barrier.clone(), stop.clone());
-        senders.push(in_ns(&lan.nodes[1], move || {
+        senders.push(lan.nodes[1].spawn(move || {
             let s = Session::connect(ip, target, asn);
             barrier.wait();
             let mut s = s.map_err(|e| format!("sender {i}: {e}"))?;
@@ -258,7 +229,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     barrier.wait();
     let start = Instant::now();
     let done = observer.join().unwrap_or_else(|_| Err("observer panicked".into()));
-    let (rss_kb, cpu_s) = usage(dut.pid());
+    let (rss_kb, cpu_s) = interop::usage(dut.pid());
     stop.store(true, Ordering::Relaxed);
     let mut note = done.as_ref().err().cloned().unwrap_or_default();
     for s in senders {
@@ -270,7 +241,8 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     }
     Result {
         name: which,
-        converge: done.ok().map(|t| t.saturating_duration_since(start)),
+        per_prefix: done.as_ref().map_or(0.0, |o| o.announced as f64 / want.max(1) as f64),
+        converge: done.ok().map(|o| o.done.saturating_duration_since(start)),
         rss_kb,
         cpu_s,
         note,
@@ -355,12 +327,13 @@ fn main() {
                 let r = run_one(d, net, *sc);
                 net = net.wrapping_add(1).max(90);
                 println!(
-                    "  {:<6} {} rss {} kB cpu {:.2} s {}{}",
+                    "  {:<6} {} rss {} kB cpu {:.2} s, {:.2} announcements per prefix {}{}",
                     r.name,
                     r.converge
                         .map_or("no convergence".into(), |t| format!("{:.2} s", t.as_secs_f64())),
                     r.rss_kb,
                     r.cpu_s,
+                    r.per_prefix,
                     r.note,
                     if runs > 1 {
                         format!(" (round {})", round + 1)
@@ -374,8 +347,10 @@ fn main() {
         let results: Vec<Result> = rounds.into_iter().filter_map(median).collect();
         table.push((sc.label(), results));
     }
-    println!("\n| scenario | device | converge (s) | peak RSS (MB) | CPU (s) | tern time ratio | tern RSS ratio |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "\n| scenario | device | converge (s) | peak RSS (MB) | CPU (s) | announcements per prefix | tern time ratio | tern RSS ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (label, results) in &table {
         let tern = results
             .iter()
@@ -390,12 +365,13 @@ fn main() {
                 _ => ("-".into(), "-".into()),
             };
             println!(
-                "| {} | {} | {} | {:.1} | {:.2} | {tr} | {rr} |",
+                "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {tr} | {rr} |",
                 if i == 0 { label.as_str() } else { "" },
                 r.name,
                 r.converge.map_or("-".into(), |t| format!("{:.2}", t.as_secs_f64())),
                 r.rss_kb as f64 / 1024.0,
-                r.cpu_s
+                r.cpu_s,
+                r.per_prefix
             );
         }
     }
