@@ -134,19 +134,22 @@ impl Task {
                     Some((cmd, reply)) => {
                         let stop = matches!(cmd, Command::Shutdown | Command::Decommission);
                         let r = self.command(cmd);
-                        let _ = reply.send(r);
                         if stop {
                             // Wait (a little) for our writers to flush and each
-                            // peer to close its side after our NOTIFICATION:
-                            // exiting first loses what is unwritten, and exiting
-                            // with the peer's data unread makes the kernel send
-                            // RST, which can lose the NOTIFICATION too.
+                            // peer to close its side after our NOTIFICATION, and
+                            // only then answer: the daemon exits when every peer
+                            // has answered. Exiting first loses what is
+                            // unwritten, and exiting with the peer's data unread
+                            // makes the kernel send RST, which can lose the
+                            // NOTIFICATION too.
                             let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
                             for r in self.closing.drain(..) {
                                 let _ = tokio::time::timeout_at(deadline, r).await;
                             }
+                            let _ = reply.send(r);
                             return;
                         }
+                        let _ = reply.send(r);
                     }
                     None => return,
                 },
