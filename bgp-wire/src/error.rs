@@ -303,6 +303,9 @@ pub enum EncodeError {
     /// A field holds a value that has no wire form (e.g. an AS_PATH
     /// segment of more than 255 ASNs, a NOTIFICATION data of 64 KiB).
     FieldTooLong(&'static str),
+    /// A field the message needs is absent (e.g. the next hop of an
+    /// announcement outside IPv4 unicast).
+    MissingField(&'static str),
 }
 
 impl fmt::Display for EncodeError {
@@ -312,6 +315,7 @@ impl fmt::Display for EncodeError {
                 write!(f, "message of {len} bytes exceeds the maximum of {max}")
             }
             EncodeError::FieldTooLong(what) => write!(f, "{what} is too long to encode"),
+            EncodeError::MissingField(what) => write!(f, "{what} is missing"),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod route_refresh;
 pub mod serde_util;
 mod types;
 mod update;
+pub mod writer;
 
 pub use attributes::PathAttributes;
 pub use capability::Capability;
@@ -52,3 +53,4 @@ pub use open::Open;
 pub use route_refresh::RouteRefresh;
 pub use types::{Afi, Asn, ClusterId, Family, PathId, Prefix, RouterId, Safi};
 pub use update::{Entries, Update};
+pub use writer::UpdateWriter;

@@ -189,7 +189,7 @@ impl PartialEq for Nlri {
 
 impl Eq for Nlri {}
 
-fn push_entry(buf: &mut BytesMut, e: &NlriEntry, add_path: bool) {
+pub(crate) fn push_entry(buf: &mut BytesMut, e: &NlriEntry, add_path: bool) {
     if add_path {
         buf.put_u32(e.path_id.map_or(0, |p| p.0));
     }

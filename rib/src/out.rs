@@ -21,7 +21,7 @@ use crate::bitset::Bitset;
 use crate::export::{ClassId, Exports};
 use crate::policy::{Local, PrefixFilter, Target};
 use crate::table::{SlotId, Table};
-use crate::updates::{by_family, pack, Change};
+use crate::updates::{write_changes, Change};
 use crate::PeerId;
 
 /// Bytes produced for a peer but not yet written, above which the peer
@@ -74,6 +74,8 @@ pub(crate) struct PeerOut {
     eor_pending: bool,
     /// Bytes handed to the session, not yet written.
     pub queued: usize,
+    /// Batches of changes that could not all be encoded.
+    pub encode_failures: u64,
 }
 
 impl PeerOut {
@@ -93,6 +95,7 @@ impl PeerOut {
             cursor: 0,
             eor_pending: true,
             queued: 0,
+            encode_failures: 0,
         }
     }
 
@@ -343,24 +346,22 @@ impl PeerOut {
         self.encode(out, &families, tx);
     }
 
-    /// Packs `out` into UPDATEs (then End-of-RIB for `eor`) and queues
+    /// Writes `out` as UPDATEs (then End-of-RIB for `eor`) and queues
     /// their bytes for the session.
     fn encode(&mut self, out: &mut Vec<Change>, eor: &[Family], tx: &mut Vec<Transmit>) {
         if out.is_empty() && eor.is_empty() {
             return;
         }
-        let mut ups = Vec::new();
-        for fc in by_family(out.drain(..)) {
-            if let Some(f) = fc.family {
-                ups.extend(pack(f, &fc.announce, &fc.withdraw, &self.ctx));
-            }
-        }
-        ups.extend(eor.iter().map(|f| Update::end_of_rib(*f)));
         let mut buf = bytes::BytesMut::new();
-        for u in ups {
-            // Our own UPDATEs always encode: pack() fits them to the
-            // session's maximum size.
-            let _ = bgp_wire::Message::Update(Box::new(u)).encode(&mut buf, &self.ctx);
+        if write_changes(out, &self.ctx, &mut buf).is_err() {
+            // Only an attribute set with no wire form (an AS_PATH segment
+            // over 255 ASes, say) gets here; what is written stays.
+            self.encode_failures += 1;
+        }
+        out.clear();
+        for f in eor {
+            // End-of-RIB (RFC 4724 §2) always fits.
+            let _ = bgp_wire::Message::Update(Box::new(Update::end_of_rib(*f))).encode(&mut buf, &self.ctx);
         }
         if buf.is_empty() {
             return;

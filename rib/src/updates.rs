@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bgp_wire::attributes::{MpReach, MpUnreach, NextHop};
-use bgp_wire::{Action, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionCtx, Update};
+use bgp_wire::{
+    Action, EncodeError, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionCtx, Update, UpdateWriter,
+};
 
 use crate::attrs::RouteAttrs;
 
@@ -158,6 +160,32 @@ fn path_attributes(attrs: &RouteAttrs, family: Family) -> PathAttributes {
         }
     }
     p
+}
+
+/// Writes `changes` as UPDATE messages into `buf`: withdrawals of each
+/// family, then announcements grouped by attribute set, each set encoded
+/// once and its prefixes packed into as few messages as fit. The order of
+/// `changes` is not kept (it must not hold one NLRI entry twice).
+pub fn write_changes(changes: &mut [Change], ctx: &SessionCtx, buf: &mut bytes::BytesMut) -> Result<(), EncodeError> {
+    let key = |c: &Change| {
+        let f = c.entry.prefix.family();
+        (
+            f.afi.0,
+            f.safi.0,
+            c.attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
+        )
+    };
+    changes.sort_unstable_by_key(key);
+    let mut w = UpdateWriter::new(buf, ctx);
+    for run in changes.chunk_by(|a, b| key(a) == key(b)) {
+        let family = run[0].entry.prefix.family();
+        let entries = run.iter().map(|c| c.entry);
+        match &run[0].attrs {
+            None => w.withdraw(family, entries)?,
+            Some(a) => w.announce(family, &path_attributes(a, family), entries)?,
+        }
+    }
+    Ok(())
 }
 
 /// Bytes one NLRI entry takes.

@@ -120,3 +120,104 @@ fn treat_as_withdraw_turns_announcements_into_withdrawals() {
     assert!(r.announced.is_empty());
     assert_eq!(r.withdrawn.len(), 2);
 }
+
+/// Splits written bytes into decoded UPDATEs, checking each fits the session.
+fn split(bytes: &[u8], ctx: &SessionCtx) -> Vec<bgp_wire::Update> {
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut out = Vec::new();
+    while let Some(f) = bgp_wire::split_message(&mut buf, ctx).unwrap() {
+        assert!(f.len() <= ctx.max_message_len());
+        match Message::decode(&f, ctx).unwrap() {
+            Message::Update(u) => out.push(*u),
+            m => panic!("{m:?}"),
+        }
+    }
+    assert!(buf.is_empty());
+    out
+}
+
+#[test]
+fn written_updates_say_what_packed_ones_say_in_as_few_messages() {
+    let mut i = Interner::default();
+    let nh4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let nh6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+    for ctx in [
+        SessionCtx::default(),
+        SessionCtx {
+            four_octet_as: false,
+            add_path: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            extended_message: false,
+        },
+        SessionCtx {
+            extended_message: true,
+            ..SessionCtx::default()
+        },
+    ] {
+        let (a, b) = (attrs(&mut i, nh4, 65001), attrs(&mut i, nh4, 4_200_000_000));
+        let six = attrs(&mut i, nh6, 65003);
+        let mut changes = Vec::new();
+        for n in 0..3000u32 {
+            let e = NlriEntry {
+                prefix: v4(n, 16 + (n % 9) as u8),
+                path_id: Some(bgp_wire::PathId(n % 3)),
+            };
+            changes.push(match n % 4 {
+                0 => rib::Change::withdraw(e),
+                1 => rib::Change::announce(e, b.clone()),
+                _ => rib::Change::announce(e, a.clone()),
+            });
+        }
+        for n in 0..700u128 {
+            let p = Prefix::v6(Ipv6Addr::from((0x2001_0db8u128 << 96) | (n << 64)), 64).unwrap();
+            let e = NlriEntry::new(p);
+            changes.push(if n % 5 == 0 {
+                rib::Change::withdraw(e)
+            } else {
+                rib::Change::announce(e, six.clone())
+            });
+        }
+        let entry = |e: NlriEntry| {
+            (
+                e.prefix,
+                ctx.add_path(e.prefix.family()).then(|| e.path_id.map_or(0, |p| p.0)),
+            )
+        };
+        let mut want_in: Vec<_> = changes
+            .iter()
+            .filter(|c| c.attrs.is_some())
+            .map(|c| entry(c.entry))
+            .collect();
+        let mut want_out: Vec<_> = changes
+            .iter()
+            .filter(|c| c.attrs.is_none())
+            .map(|c| entry(c.entry))
+            .collect();
+        let mut packed = 0;
+        for fc in rib::updates::by_family(changes.clone()) {
+            packed += pack(fc.family.unwrap(), &fc.announce, &fc.withdraw, &ctx).len();
+        }
+        let mut buf = bytes::BytesMut::new();
+        rib::updates::write_changes(&mut changes, &ctx, &mut buf).unwrap();
+        let back = split(&buf, &ctx);
+        assert!(back.len() <= packed, "{} messages, pack made {packed}", back.len());
+        let (mut got_in, mut got_out) = (Vec::new(), Vec::new());
+        for u in &back {
+            let r = received(u);
+            for (_, e) in &r.announced {
+                let a = if e.prefix.family() == Family::IPV4_UNICAST {
+                    r.attrs_v4.as_ref()
+                } else {
+                    r.attrs_mp.as_ref()
+                };
+                let a = a.expect("announcements carry attributes");
+                assert!(a.next_hop.is_some() && !a.as_path.segments.is_empty());
+                got_in.push(entry(*e));
+            }
+            got_out.extend(r.withdrawn.iter().map(|(_, e)| entry(*e)));
+        }
+        for v in [&mut want_in, &mut want_out, &mut got_in, &mut got_out] {
+            v.sort();
+        }
+        assert_eq!((got_in, got_out), (want_in, want_out), "{ctx:?}");
+    }
+}

@@ -372,7 +372,6 @@ impl PathAttributes {
     /// Appends the Path Attributes field: MP_REACH_NLRI and MP_UNREACH_NLRI
     /// first (RFC 7606 §5.1), then the rest by type code.
     pub fn encode(&self, buf: &mut BytesMut, ctx: &SessionCtx) -> Result<(), crate::EncodeError> {
-        let width = if ctx.four_octet_as { 4 } else { 2 };
         if let Some(r) = &self.mp_reach {
             try_put_attr(buf, O, code::MP_REACH_NLRI, |b| mp::encode_reach(r, b))?;
         }
@@ -382,6 +381,13 @@ impl PathAttributes {
                 Ok(())
             })?;
         }
+        self.encode_rest(buf, ctx)
+    }
+
+    /// Appends every attribute but MP_REACH_NLRI and MP_UNREACH_NLRI, by
+    /// type code.
+    pub(crate) fn encode_rest(&self, buf: &mut BytesMut, ctx: &SessionCtx) -> Result<(), crate::EncodeError> {
+        let width = if ctx.four_octet_as { 4 } else { 2 };
         let mut unknown = self.unknown.iter().peekable();
         for s in SPECS {
             while let Some(u) = unknown.next_if(|u| u.type_code < s.code) {

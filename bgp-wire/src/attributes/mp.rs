@@ -57,7 +57,17 @@ impl NextHop {
         }
     }
 
-    fn encode(&self, buf: &mut BytesMut) -> Result<(), crate::EncodeError> {
+    /// Bytes of the next hop on the wire.
+    pub(crate) fn wire_len(&self) -> usize {
+        match self {
+            NextHop::V4(_) => 4,
+            NextHop::V6 { link_local: None, .. } => 16,
+            NextHop::V6 { .. } => 32,
+            NextHop::Opaque(b) => b.len(),
+        }
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) -> Result<(), crate::EncodeError> {
         let at = crate::reader::len_start(buf, 1);
         match self {
             NextHop::V4(a) => buf.put_slice(&a.octets()),

@@ -431,6 +431,12 @@ impl Engine {
         self.local_counts
     }
 
+    /// Batches of changes that could not all be encoded, over all sessions
+    /// (an attribute set with no wire form); the caller logs when it grows.
+    pub fn encode_failures(&self) -> u64 {
+        self.peers.values().map(|p| p.out.encode_failures).sum()
+    }
+
     /// Whether a session's output is stalled: its writer has not caught up.
     pub fn is_full(&self, peer: PeerId) -> bool {
         self.peers.get(&peer).is_some_and(|p| p.out.full())
