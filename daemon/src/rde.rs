@@ -137,6 +137,7 @@ pub fn spawn(
         outs: HashMap::new(),
         in_flight,
         trim: false,
+        encode_failures: 0,
     };
     std::thread::Builder::new()
         .name("rde".into())
@@ -152,6 +153,8 @@ struct Shell {
     in_flight: Arc<Semaphore>,
     /// A session went: free memory is given back once output is idle.
     trim: bool,
+    /// Encoding failures already logged.
+    encode_failures: u64,
 }
 
 impl Shell {
@@ -250,6 +253,14 @@ impl Shell {
 
     /// Hands each session's writer what the engine produced for it.
     fn flush(&mut self) {
+        let failures = self.engine.encode_failures();
+        if failures > self.encode_failures {
+            error!(
+                "{} batches of UPDATEs could not be fully encoded (an attribute set with no wire form)",
+                failures - self.encode_failures
+            );
+        }
+        self.encode_failures = failures;
         for t in self.engine.take_transmits() {
             match self.outs.get(&t.peer) {
                 Some((epoch, out)) if *epoch == t.epoch => {

@@ -1,26 +1,27 @@
 //! How glibc's allocator is set up for a daemon that must give back what
 //! each session took (a peer that flaps all day must not grow it).
 //!
-//! Measured with 200 flaps of a 100k-route session (`interop/tests/soak.rs`;
-//! the engine itself gives back every byte, `rib/tests/no_leak.rs`):
-//! - with an arena per thread (glibc's default), memory one thread frees
-//!   is never reused by another, and the engine's thread frees what the
-//!   readers' threads allocated: +11 % RSS;
-//! - with one arena but per-thread caches (tcache), each thread keeps up
-//!   to seven freed chunks of every small size, scattered over the heap,
-//!   so pages a session used stay resident: +5–8 %, creeping;
-//! - with one arena and no tcache: flat, and the benchmark within a few
-//!   per cent.
+//! glibc keeps, per thread, a cache (tcache) of up to seven freed chunks of
+//! every small size. Chunks parked there are in use as far as the heap is
+//! concerned, scattered over it, so the pages a departed session used stay
+//! resident. Measured with 200 flaps of a 100k-route session
+//! (`interop/tests/soak.rs`; the engine itself gives back every byte,
+//! `rib/tests/no_leak.rs`), RSS after the last flap against the first:
+//! - glibc's defaults: +11 %;
+//! - one arena for all threads: +5 to +8 %, creeping; without tcache too:
+//!   flat, but every allocation then takes the one arena's lock and the
+//!   benchmark's many-peer scenarios took 25-50 % more CPU;
+//! - an arena per thread without tcache: +1.2 %, as fast as the defaults.
 //!
-//! Neither can be set once the process runs (tcache has no `mallopt`), so
-//! ternd starts itself again with `GLIBC_TUNABLES` set, once.
+//! tcache cannot be turned off once the process runs (`mallopt` has no
+//! setting for it), so ternd starts itself again, once, with
+//! `GLIBC_TUNABLES` set.
 
-const TUNABLES: &str = "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0";
+const TUNABLES: &str = "glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536";
 
-/// Re-executes ternd with the allocator tunables unless they are set
-/// already (by an earlier exec, or by the operator). Returns only when
-/// they are in effect, or when the exec failed (then at least one arena
-/// is set, which `mallopt` can do).
+/// Re-executes ternd with the allocator tunables unless the operator (or
+/// an earlier exec) set tcache already. Returns only when they are in
+/// effect, or when the exec failed (then ternd goes on without).
 pub fn settle() {
     let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
     if current.contains("glibc.malloc.tcache_count") {
@@ -39,6 +40,4 @@ pub fn settle() {
             .exec();
         eprintln!("ternd: cannot restart with allocator settings ({e}); going on without");
     }
-    // SAFETY: a plain setting, made before any other thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
 }
