@@ -28,7 +28,7 @@ pub struct Setup {
 pub fn start(which: &str, dir: &TempDir, ns: &Netns, s: &Setup) -> Option<Proc> {
     let dut = &s.addr;
     Some(match which {
-        "tern" => {
+        "tern" | "tern-base" => {
             let mut conf = format!(
                 "router_id = \"{dut}\"\nasn = {DUT_AS}\nlisten = [\"{dut}:179\"]\nctl_socket = \"{}\"\n",
                 dir.path("tern.ctl").display()
@@ -46,9 +46,14 @@ pub fn start(which: &str, dir: &TempDir, ns: &Netns, s: &Setup) -> Option<Proc> 
                 );
             }
             let cfg = dir.write("tern.toml", &conf);
+            // `tern-base`: another build of ternd, to compare with in one run.
+            let bin = match which {
+                "tern" => ternd_bin(),
+                _ => std::path::PathBuf::from(std::env::var_os("TERN_BENCH_BASE")?),
+            };
             Proc::spawn(
                 "ternd",
-                ns.command(ternd_bin().to_str()?)
+                ns.command(bin.to_str()?)
                     .arg("--config")
                     .arg(cfg)
                     .env("RUST_LOG", "warn"),

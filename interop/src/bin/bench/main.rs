@@ -10,7 +10,9 @@
 //! send N prefixes each. DUTs default to tern,bird,gobgp,frr. Needs root.
 //!
 //! `TERN_BENCH_RUNS=K` runs every device K times per scenario, taking
-//! turns, and reports each one's median round.
+//! turns, and reports each one's median round. Device `tern-base` is the
+//! ternd binary named by `TERN_BENCH_BASE` (an earlier build, to compare
+//! with in the same run).
 //!
 //! For each device: the time from the senders' first UPDATE until the
 //! observer holds the final route of every prefix, the device's peak RSS
@@ -299,7 +301,7 @@ fn main() {
         std::process::exit(2);
     }
     let duts: Vec<&'static str> = match args.get(2) {
-        Some(list) => ["tern", "bird", "gobgp", "frr"]
+        Some(list) => ["tern", "tern-base", "bird", "gobgp", "frr"]
             .into_iter()
             .filter(|d| list.split(',').any(|x| x == *d))
             .collect(),
