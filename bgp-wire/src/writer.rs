@@ -124,36 +124,40 @@ impl<'a> UpdateWriter<'a> {
                 buf.put_slice(nlri);
                 buf.put_u16(0);
             }
-            Kind::Withdraw => {
-                buf.put_u16(0);
-                let at = buf.len();
-                buf.put_u16(0);
-                try_put_attr(buf, flags::OPTIONAL, code::MP_UNREACH_NLRI, |b| {
-                    b.put_u16(family.afi.0);
-                    b.put_u8(family.safi.0);
-                    b.put_slice(nlri);
-                    Ok(())
-                })?;
-                fill_len(buf, at)?;
-            }
             Kind::Announce(_) if v4 => {
                 buf.put_u16(0);
                 buf.put_u16(u16::try_from(attrs.len()).map_err(|_| EncodeError::FieldTooLong("path attributes"))?);
                 buf.put_slice(attrs);
                 buf.put_slice(nlri);
             }
-            Kind::Announce(a) => {
-                let Some(r) = &a.mp_reach else {
-                    return Err(EncodeError::MissingField("MP_REACH_NLRI next hop"));
+            _ => {
+                // MP_REACH_NLRI around the NLRI (MP_UNREACH_NLRI to
+                // withdraw), then the other attributes.
+                let next_hop = match kind {
+                    Kind::Withdraw => None,
+                    Kind::Announce(a) => Some(
+                        &a.mp_reach
+                            .as_ref()
+                            .ok_or(EncodeError::MissingField("MP_REACH_NLRI next hop"))?
+                            .next_hop,
+                    ),
+                };
+                let code = if next_hop.is_some() {
+                    code::MP_REACH_NLRI
+                } else {
+                    code::MP_UNREACH_NLRI
                 };
                 buf.put_u16(0);
                 let at = buf.len();
                 buf.put_u16(0);
-                try_put_attr(buf, flags::OPTIONAL, code::MP_REACH_NLRI, |b| {
+                try_put_attr(buf, flags::OPTIONAL, code, |b| {
                     b.put_u16(family.afi.0);
                     b.put_u8(family.safi.0);
-                    r.next_hop.encode(b)?;
-                    b.put_u8(0);
+                    if let Some(nh) = next_hop {
+                        nh.encode(b)?;
+                        // Reserved (RFC 4760 §3).
+                        b.put_u8(0);
+                    }
                     b.put_slice(nlri);
                     Ok(())
                 })?;
@@ -170,4 +174,122 @@ fn fill_len(buf: &mut BytesMut, at: usize) -> Result<(), EncodeError> {
     let len = u16::try_from(buf.len() - at - 2).map_err(|_| EncodeError::FieldTooLong("path attributes"))?;
     buf[at..at + 2].copy_from_slice(&len.to_be_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attributes::{AsPath, MpReach, MpUnreach, NextHop, Origin};
+    use crate::{Asn, Message, Nlri, Prefix, Update};
+
+    fn p(s: &str) -> NlriEntry {
+        NlriEntry::new(s.parse::<Prefix>().unwrap())
+    }
+
+    /// Encodes `u` the ordinary way.
+    fn encoded(u: Update, ctx: &SessionCtx) -> Vec<u8> {
+        Message::Update(Box::new(u)).to_bytes(ctx).unwrap().to_vec()
+    }
+
+    #[test]
+    fn the_same_bytes_as_an_encoded_update() {
+        let ctx = SessionCtx::default();
+        let v4 = [p("10.0.1.0/24"), p("10.2.0.0/16"), p("192.0.2.128/25")];
+        let attrs = PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence([Asn(65001), Asn(4_200_000_000)])),
+            next_hop: Some("10.0.0.1".parse().unwrap()),
+            ..PathAttributes::default()
+        };
+        let six = [p("2001:db8::/32"), p("2001:db8:1::/48")];
+        let attrs6 = PathAttributes {
+            next_hop: None,
+            mp_reach: Some(MpReach {
+                family: Family::IPV6_UNICAST,
+                next_hop: NextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+                nlri: Nlri::empty(Family::IPV6_UNICAST, false),
+            }),
+            ..attrs.clone()
+        };
+        let mut buf = BytesMut::new();
+        let mut w = UpdateWriter::new(&mut buf, &ctx);
+        w.announce(Family::IPV4_UNICAST, &attrs, v4).unwrap();
+        w.announce(Family::IPV6_UNICAST, &attrs6, six).unwrap();
+        w.withdraw(Family::IPV4_UNICAST, v4).unwrap();
+        w.withdraw(Family::IPV6_UNICAST, six).unwrap();
+        let mut want = encoded(
+            Update {
+                attributes: attrs.clone(),
+                nlri: Nlri::from_entries(Family::IPV4_UNICAST, false, &v4),
+                ..Update::default()
+            },
+            &ctx,
+        );
+        let mut with6 = attrs6.clone();
+        if let Some(r) = &mut with6.mp_reach {
+            r.nlri = Nlri::from_entries(Family::IPV6_UNICAST, false, &six);
+        }
+        want.extend(encoded(
+            Update {
+                attributes: with6,
+                ..Update::default()
+            },
+            &ctx,
+        ));
+        want.extend(encoded(
+            Update {
+                withdrawn: Nlri::from_entries(Family::IPV4_UNICAST, false, &v4),
+                ..Update::default()
+            },
+            &ctx,
+        ));
+        want.extend(encoded(
+            Update {
+                attributes: PathAttributes {
+                    mp_unreach: Some(MpUnreach {
+                        family: Family::IPV6_UNICAST,
+                        withdrawn: Nlri::from_entries(Family::IPV6_UNICAST, false, &six),
+                    }),
+                    ..PathAttributes::default()
+                },
+                ..Update::default()
+            },
+            &ctx,
+        ));
+        assert_eq!(buf.to_vec(), want);
+    }
+
+    #[test]
+    fn a_message_is_never_longer_than_the_session_allows() {
+        let ctx = SessionCtx::default();
+        let attrs = PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence([Asn(65001)])),
+            next_hop: Some("10.0.0.1".parse().unwrap()),
+            ..PathAttributes::default()
+        };
+        let many: Vec<NlriEntry> = (0..5000u32)
+            .map(|i| NlriEntry::new(Prefix::v4((0x0a00_0000 | (i << 8)).into(), 24).unwrap()))
+            .collect();
+        let mut buf = BytesMut::new();
+        UpdateWriter::new(&mut buf, &ctx)
+            .announce(Family::IPV4_UNICAST, &attrs, many.iter().copied())
+            .unwrap();
+        let mut n = 0;
+        let mut sizes = Vec::new();
+        while let Some(f) = crate::split_message(&mut buf, &ctx).unwrap() {
+            sizes.push(f.len());
+            let Message::Update(u) = Message::decode(&f, &ctx).unwrap() else {
+                panic!()
+            };
+            n += u.nlri.len();
+        }
+        assert_eq!(n, 5000);
+        assert!(sizes.iter().all(|s| *s <= 4096), "{sizes:?}");
+        // Full messages but the last: 5000 × 4 bytes need five.
+        assert_eq!(sizes.len(), 5, "{sizes:?}");
+    }
 }
