@@ -30,6 +30,7 @@
 
 pub mod config;
 pub mod control;
+pub mod kernel;
 pub mod peer;
 pub mod rde;
 pub mod supervisor;

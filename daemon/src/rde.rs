@@ -13,21 +13,28 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use bgp_wire::{Family, Prefix, Update};
-use rib::{Engine, LocalRoute, MemoryCounts, PeerCounts, PeerId, RouteAttrs};
+use rib::fib::FibPolicy;
+use rib::{Engine, LocalRoute, MemoryCounts, PeerCounts, PeerId, Protocol, RouteAttrs, SubscriberId};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-use tracing::{debug, error};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::kernel::ifaces::Ifaces;
+use crate::kernel::{KernelCmd, KernelWriter};
 use crate::peer::conn::{WriterMsg, WriterTx};
 
 /// The name `show route` gives the node's own routes (BIRD's first
 /// static protocol).
 pub const STATIC_PROTOCOL: &str = "static1";
+/// The name `show route` gives routes learned from the kernel (BIRD's
+/// first kernel protocol).
+pub const KERNEL_PROTOCOL: &str = "kernel1";
 
 /// What the rest of the daemon tells the engine's task.
 pub enum RdeMsg {
@@ -57,6 +64,29 @@ pub enum RdeMsg {
     Counts(oneshot::Sender<HashMap<PeerId, PeerCounts>>),
     /// What the engine holds, for `show memory`.
     Memory(oneshot::Sender<MemoryCounts>),
+    /// The kernel writer carried out a batch: it can take the next.
+    KernelDone,
+    /// The kernel's table has (`Some`) or lost (`None`) a route not ours.
+    KernelLearned {
+        prefix: Prefix,
+        route: Option<crate::kernel::Learned>,
+    },
+    /// The longest wait for graceful restart recovery is over.
+    RecoveryTimeout,
+    /// Whether graceful restart recovery is in progress, for `show status`.
+    Recovery(oneshot::Sender<Option<RecoveryView>>),
+    /// Exit without `persist`: remove our routes from the kernel, then answer.
+    FlushKernel(oneshot::Sender<()>),
+}
+
+/// Graceful restart recovery, as `show status` reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct RecoveryView {
+    /// Peers whose End-of-RIB we still wait for.
+    pub waiting: usize,
+    /// Seconds left and in all of the wait.
+    pub left: u64,
+    pub total: u64,
 }
 
 /// Which routes `show route` wants.
@@ -72,8 +102,12 @@ pub enum RouteQuery {
 pub struct RouteView {
     pub prefix: Prefix,
     pub best: bool,
-    /// Protocol name: a peer's name, or [`STATIC_PROTOCOL`].
+    /// Protocol name: a peer's name, [`STATIC_PROTOCOL`] or [`KERNEL_PROTOCOL`].
     pub from: String,
+    /// The interface the next hop is reached on (BIRD's ` on IFACE`).
+    pub iface: Option<String>,
+    /// A route learned from the kernel.
+    pub kernel: Option<crate::kernel::Learned>,
     pub from_address: Option<IpAddr>,
     pub since: SystemTime,
     pub attrs: Arc<RouteAttrs>,
@@ -84,7 +118,10 @@ pub struct RouteView {
 impl RouteView {
     /// A route of ours without a next hop: a blackhole.
     pub fn blackhole(&self) -> bool {
-        self.local && self.attrs.next_hop.is_none()
+        match &self.kernel {
+            Some(k) => k.kind == crate::kernel::LearnedKind::Blackhole,
+            None => self.local && self.attrs.next_hop.is_none(),
+        }
     }
 
     /// The identifier shown for a route learned from a reflector: where it
@@ -110,11 +147,14 @@ pub fn in_flight() -> Arc<Semaphore> {
 
 /// Starts the engine's thread with the configuration's routes and rules;
 /// `names` names the peers for `show route`; `in_flight` tells it when
-/// more UPDATEs are on their way.
+/// more UPDATEs are on their way. With a `[kernel]` section it also starts
+/// the kernel's writer and monitor ([`crate::kernel`]); `restarted` (`-R`)
+/// or routes of ours found in the kernel start graceful restart recovery.
 pub fn spawn(
     cfg: &Config,
     names: HashMap<PeerId, String>,
     in_flight: Arc<Semaphore>,
+    restarted: bool,
 ) -> std::io::Result<mpsc::UnboundedSender<RdeMsg>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let unix = SystemTime::now()
@@ -130,7 +170,41 @@ pub fn spawn(
         };
         engine.add_local(s.prefix, r, now);
     }
+    let ifaces = Arc::new(RwLock::new(Ifaces::default()));
+    let learn = cfg.kernel.clone().filter(|k| k.learn);
+    if let Err(e) = crate::kernel::spawn_monitor(learn, ifaces.clone(), tx.clone()) {
+        warn!("kernel: cannot follow interfaces and routes: {e}");
+    }
+    let mut fib = None;
+    let mut recovery = None;
+    if let Some(k) = &cfg.kernel {
+        let writer = crate::kernel::spawn_writer(k.clone(), tx.clone())?;
+        let found = ifaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .subnets_of(IpAddr::V4(cfg.router_id.0));
+        let policy = cfg.fib_policy(k, &found);
+        info!(
+            "kernel table {} (protocol {}): local subnets {:?}",
+            k.table, k.protocol, policy.local_subnets
+        );
+        if restarted || writer.stats.adopted.load(Ordering::Relaxed) > 0 {
+            recovery = Some(Recovery {
+                waiting: names.keys().copied().collect(),
+                started: now,
+                wait: cfg.graceful_restart_wait,
+                timed_out: false,
+            });
+        }
+        fib = Some(Fib {
+            sub: engine.subscribe(),
+            policy,
+            writer,
+            in_flight: 0,
+        });
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    let timer = tx.downgrade();
     let shell = Shell {
         engine,
         names,
@@ -138,11 +212,51 @@ pub fn spawn(
         in_flight,
         trim: false,
         encode_failures: 0,
+        ifaces,
+        learned: HashMap::new(),
+        fib,
+        recovery,
     };
-    std::thread::Builder::new()
-        .name("rde".into())
-        .spawn(move || rt.block_on(shell.run(rx)))?;
+    std::thread::Builder::new().name("rde".into()).spawn(move || {
+        rt.block_on(async move {
+            if let Some(r) = &shell.recovery {
+                let wait = r.wait;
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    if let Some(tx) = timer.upgrade() {
+                        let _ = tx.send(RdeMsg::RecoveryTimeout);
+                    }
+                });
+            }
+            shell.run(rx).await
+        })
+    })?;
     Ok(tx)
+}
+
+/// The kernel's side of the engine: the best-path stream's consumer.
+struct Fib {
+    sub: SubscriberId,
+    policy: FibPolicy,
+    writer: KernelWriter,
+    /// Batches given to the writer and not yet carried out.
+    in_flight: usize,
+}
+
+/// Batches of kernel changes the writer may hold: enough to keep it busy,
+/// few enough that what waits is the engine's bit per prefix.
+const KERNEL_IN_FLIGHT: usize = 2;
+/// Prefixes per batch to the kernel.
+const KERNEL_BATCH: usize = 2048;
+
+/// Graceful restart recovery (RFC 4724 §4.1, BIRD's `-R`): routes of ours
+/// left in the kernel by the last run stay until every peer has sent its
+/// End-of-RIB, or the wait is over.
+struct Recovery {
+    waiting: std::collections::HashSet<PeerId>,
+    started: Instant,
+    wait: std::time::Duration,
+    timed_out: bool,
 }
 
 struct Shell {
@@ -155,6 +269,11 @@ struct Shell {
     trim: bool,
     /// Encoding failures already logged.
     encode_failures: u64,
+    ifaces: Arc<RwLock<Ifaces>>,
+    /// Routes learned from the kernel, as `show route` shows them.
+    learned: HashMap<Prefix, crate::kernel::Learned>,
+    fib: Option<Fib>,
+    recovery: Option<Recovery>,
 }
 
 impl Shell {
@@ -208,8 +327,52 @@ impl Shell {
         let now = Instant::now();
         match m {
             RdeMsg::Update { peer, update, permit } => {
+                if update.end_of_rib_family().is_some() {
+                    if let Some(r) = &mut self.recovery {
+                        r.waiting.remove(&peer);
+                    }
+                }
                 self.engine.update(peer, &update, now);
                 drop(permit);
+            }
+            RdeMsg::KernelDone => {
+                if let Some(f) = &mut self.fib {
+                    f.in_flight = f.in_flight.saturating_sub(1);
+                }
+            }
+            RdeMsg::KernelLearned { prefix, route } => match route {
+                Some(l) => {
+                    if self.learned.insert(prefix, l).is_none() {
+                        self.engine.add_kernel(prefix, now);
+                    }
+                }
+                None => {
+                    if self.learned.remove(&prefix).is_some() {
+                        self.engine.remove_kernel(&prefix, now);
+                    }
+                }
+            },
+            RdeMsg::RecoveryTimeout => {
+                if let Some(r) = &mut self.recovery {
+                    r.timed_out = true;
+                    info!(
+                        "graceful restart: the wait of {} s is over; {} peers did not send End-of-RIB",
+                        r.wait.as_secs(),
+                        r.waiting.len()
+                    );
+                }
+            }
+            RdeMsg::FlushKernel(reply) => {
+                self.flush_kernel();
+                let _ = reply.send(());
+            }
+            RdeMsg::Recovery(reply) => {
+                let v = self.recovery.as_ref().map(|r| RecoveryView {
+                    waiting: r.waiting.len(),
+                    left: r.wait.saturating_sub(r.started.elapsed()).as_secs(),
+                    total: r.wait.as_secs(),
+                });
+                let _ = reply.send(v);
             }
             RdeMsg::Up {
                 peer,
@@ -272,6 +435,50 @@ impl Shell {
                 _ => error!(peer = %self.name(t.peer), "UPDATEs for a session that is gone"),
             }
         }
+        self.feed_kernel();
+    }
+
+    /// Gives the kernel's writer what changed, while it has room, and ends
+    /// recovery once the table is settled and given.
+    fn feed_kernel(&mut self) {
+        let Some(f) = &mut self.fib else { return };
+        while f.in_flight < KERNEL_IN_FLIGHT {
+            let batch = self.engine.poll_best(f.sub, KERNEL_BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            let work = batch
+                .iter()
+                .map(|c| (c.prefix, f.policy.next_hops(&c.prefix, &c.routes)))
+                .collect();
+            if f.writer.tx.send(KernelCmd::Apply(work)).is_err() {
+                error!("kernel: the writer is gone");
+                break;
+            }
+            f.in_flight += 1;
+        }
+        let over = self
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.waiting.is_empty() || r.timed_out);
+        if over && self.engine.subscriber_idle(f.sub) {
+            let r = self.recovery.take().expect("checked");
+            info!(
+                "graceful restart recovery done after {} ms",
+                r.started.elapsed().as_millis()
+            );
+            let _ = f.writer.tx.send(KernelCmd::Sweep);
+        }
+    }
+
+    /// Removes every route of ours from the kernel (exit without `persist`).
+    fn flush_kernel(&mut self) {
+        if let Some(f) = &self.fib {
+            let (tx, rx) = std::sync::mpsc::channel();
+            if f.writer.tx.send(KernelCmd::Flush(tx)).is_ok() {
+                let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+            }
+        }
     }
 
     fn name(&self, peer: PeerId) -> &str {
@@ -280,6 +487,7 @@ impl Shell {
 
     fn routes(&self, q: &RouteQuery) -> Vec<RouteView> {
         let table = self.engine.table();
+        let ifaces = self.ifaces.read().unwrap_or_else(|e| e.into_inner());
         let mut prefixes: Vec<(Prefix, &[rib::Route])> = table.iter().map(|(p, r)| (*p, r)).collect();
         prefixes.sort_unstable_by_key(|(p, _)| *p);
         let mut out = Vec::new();
@@ -290,19 +498,33 @@ impl Shell {
                 }
             }
             for (i, r) in routes.iter().enumerate() {
-                let from = match r.source.peer {
-                    Some(id) => self.name(id).to_string(),
-                    None => STATIC_PROTOCOL.to_string(),
+                let from = match (r.source.peer, r.source.protocol) {
+                    (Some(id), _) => self.name(id).to_string(),
+                    (None, Protocol::Kernel) => KERNEL_PROTOCOL.to_string(),
+                    (None, _) => STATIC_PROTOCOL.to_string(),
                 };
                 if let RouteQuery::Protocol(n) = q {
                     if &from != n {
                         continue;
                     }
                 }
+                let kernel = (r.source.protocol == Protocol::Kernel)
+                    .then(|| self.learned.get(&p).cloned())
+                    .flatten();
+                let iface = match &kernel {
+                    Some(k) => k
+                        .oif
+                        .or(k.hops.first().map(|h| h.1))
+                        .and_then(|i| ifaces.name(i))
+                        .map(str::to_string),
+                    None => r.attrs.next_hop.and_then(|nh| ifaces.iface_for(nh)).map(str::to_string),
+                };
                 out.push(RouteView {
                     prefix: p,
                     best: i == 0,
                     from,
+                    iface,
+                    kernel,
                     from_address: r.source.peer_address,
                     since: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(r.since.into()),
                     attrs: r.attrs.clone(),

@@ -12,20 +12,28 @@ use crate::control::Daemon;
 use crate::peer::Command;
 
 /// Runs `ternd` with a checked configuration until SIGTERM or SIGINT.
-pub async fn run(cfg: Config) -> std::io::Result<()> {
+/// `restarted` (`ternd -R`): we restarted and kept our forwarding state,
+/// so peers are told so (RFC 4724) and recovery waits for them.
+pub async fn run(cfg: Config, restarted: bool) -> std::io::Result<()> {
     let listeners = crate::peer::listener::bind(&cfg)?;
     let mut ids = PeerIds::default();
     let named: Vec<_> = cfg.peers.iter().map(|p| (ids.id(&p.name), p)).collect();
     let names: HashMap<_, _> = named.iter().map(|(id, p)| (*id, p.name.clone())).collect();
     let in_flight = crate::rde::in_flight();
-    let rde = crate::rde::spawn(&cfg, names, in_flight.clone())?;
+    let rde = crate::rde::spawn(&cfg, names, in_flight.clone(), restarted)?;
     let mut peers = Vec::new();
     for (id, p) in named {
         let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ u64::from(id.0);
         peers.push(crate::peer::task::spawn(
             id,
             p.clone(),
-            cfg.fsm_config(p),
+            {
+                let mut f = cfg.fsm_config(p);
+                // The R bit, and the F bit for each family: our routes
+                // stayed in the kernel (RFC 4724 §3).
+                f.restarting = restarted && cfg.kernel.as_ref().is_some_and(|k| k.persist);
+                f
+            },
             seed,
             rde.clone(),
             in_flight.clone(),
@@ -39,7 +47,7 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         reconfigured: now,
         peers: peers.clone(),
         down: down_tx,
-        rde,
+        rde: rde.clone(),
     });
     let shared = Arc::new(peers);
     for l in listeners {
@@ -87,6 +95,12 @@ pub async fn run(cfg: Config) -> std::io::Result<()> {
         .collect();
     for s in stops {
         let _ = s.await;
+    }
+    if cfg.kernel.as_ref().is_some_and(|k| !k.persist) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if rde.send(crate::rde::RdeMsg::FlushKernel(tx)).is_ok() {
+            let _ = rx.await;
+        }
     }
     ctl.abort();
     let _ = std::fs::remove_file(&ctl_path);

@@ -9,11 +9,24 @@ use bgp_wire::RouterId;
 
 use crate::attrs::RouteAttrs;
 
+/// What kind of source a route has: BIRD's protocol types, as `show
+/// route` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Learned from a BGP session.
+    Bgp,
+    /// From the configuration (Calico's blocks and service ranges).
+    Static,
+    /// Learned from the kernel's table (Felix's workload routes).
+    Kernel,
+}
+
 /// Where a route came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// The peer, or `None` for a route we originate.
     pub peer: Option<crate::PeerId>,
+    pub protocol: Protocol,
     pub peer_address: Option<IpAddr>,
     pub peer_router_id: RouterId,
     /// Learned over eBGP.

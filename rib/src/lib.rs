@@ -18,6 +18,8 @@
 //!   LOCAL_PREF, NO_EXPORT / NO_ADVERTISE, unknown attributes).
 //! - [`updates`]: what a received UPDATE means (treat-as-withdraw
 //!   included), and packing changes into as few UPDATEs as fit.
+//! - [`fib`]: what the kernel's forwarding table should hold for a
+//!   prefix: next hops, ECMP, IPIP per pool.
 //! - [`bitset`]: sets of slot numbers.
 
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod bitset;
 pub mod decision;
 pub mod engine;
 pub mod export;
+pub mod fib;
 pub mod out;
 pub mod policy;
 pub mod table;
@@ -44,7 +47,7 @@ impl std::fmt::Display for PeerId {
 }
 
 pub use attrs::{Interner, RouteAttrs};
-pub use decision::{compare, IgpCost, Reason, Route, Source};
+pub use decision::{compare, IgpCost, Protocol, Reason, Route, Source};
 pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, Session, SubscriberId};
 pub use out::Transmit;
 pub use policy::{check_import, export, ExportClass, Ineligible, Local, PrefixFilter, Target};

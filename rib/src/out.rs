@@ -182,12 +182,11 @@ impl PeerOut {
         let Some(prefix) = c.table.prefix_of(sid) else { return };
         let family = prefix.family();
         let Some(add_path) = self.mode(family) else { return };
-        let allowed = c.filter.allows(&prefix);
         let routes = c.table.paths_of(sid);
         if !add_path {
             let want = routes
                 .first()
-                .filter(|_| allowed)
+                .filter(|r| c.filter.admits(&prefix, r))
                 .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
             self.put(slot, prefix, None, want, out);
             return;
@@ -195,7 +194,7 @@ impl PeerOut {
         let mut present: Vec<u32> = Vec::with_capacity(routes.len());
         for r in routes {
             present.push(r.out_id);
-            let want = if allowed {
+            let want = if c.filter.admits(&prefix, r) {
                 c.exports.export(c.local, r, family, &self.target, self.class)
             } else {
                 None
@@ -223,7 +222,7 @@ impl PeerOut {
             .paths_of(sid)
             .iter()
             .find(|r| r.out_id == id)
-            .filter(|_| c.filter.allows(&prefix))
+            .filter(|r| c.filter.admits(&prefix, r))
             .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
         self.put(slot, prefix, Some(id), want, out);
     }

@@ -7,7 +7,7 @@ use bgp_wire::attributes::{AsPath, AsSegment, Community, SegmentType};
 use bgp_wire::{Afi, Asn, ClusterId, Family, Prefix, RouterId};
 
 use crate::attrs::RouteAttrs;
-use crate::decision::Route;
+use crate::decision::{Protocol, Route};
 use crate::PeerId;
 
 /// This speaker, as the policy rules need it.
@@ -29,20 +29,36 @@ impl Local {
 /// Which prefixes may be exported at all, whatever their route: when
 /// pools are configured, only prefixes within one; and of the node's own
 /// blocks only the block itself, nothing more specific within it (Calico's
-/// `calico_aggr`: a borrowed address's /32 or a stray more-specific stays
-/// inside the node).
+/// `calico_aggr`: a workload's /32 or a stray more-specific stays inside
+/// the node). Prefixes within a pool whose export is off (Calico's
+/// `disableBGPExport`) are never exported.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PrefixFilter {
     pub pools: Vec<Prefix>,
     pub blocks: Vec<Prefix>,
+    /// Pools not to be exported.
+    pub disabled: Vec<Prefix>,
 }
 
 impl PrefixFilter {
     pub fn allows(&self, p: &Prefix) -> bool {
+        if self.disabled.iter().any(|d| d.contains(p)) {
+            return false;
+        }
         if !self.pools.is_empty() && !self.pools.iter().any(|pool| pool.contains(p)) {
             return false;
         }
         !self.blocks.iter().any(|b| b != p && b.contains(p))
+    }
+
+    /// Whether `route` to `p` may be exported. Routes learned from the
+    /// kernel go out only within a pool (Calico's export filter accepts
+    /// nothing else of them: a node's default route stays home).
+    pub fn admits(&self, p: &Prefix, route: &Route) -> bool {
+        if route.source.protocol == Protocol::Kernel && !self.pools.iter().any(|pool| pool.contains(p)) {
+            return false;
+        }
+        self.allows(p)
     }
 }
 

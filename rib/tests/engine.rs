@@ -530,6 +530,7 @@ fn new_export_rules_withdraw_what_is_no_longer_allowed() {
     let filter = PrefixFilter {
         pools: vec![p("10.244.0.0/16")],
         blocks: vec![],
+        ..PrefixFilter::default()
     };
     let local = net.e.local().clone();
     net.e.set_policy(local, filter);
@@ -634,16 +635,16 @@ fn best_changes_stream_to_a_consumer() {
     assert_eq!(rest.len(), 1);
     let all: Vec<_> = got.iter().chain(&rest).collect();
     let x = all.iter().find(|c| c.prefix == p("10.0.1.0/24")).unwrap();
-    assert_eq!(x.best.as_ref().unwrap().source.peer, Some(PeerId(2)));
+    assert_eq!(x.best().unwrap().source.peer, Some(PeerId(2)));
     net.down(2);
     net.round();
     let after = net.e.poll_best(sub, 100);
     assert_eq!(after.len(), 1);
-    assert_eq!(after[0].best.as_ref().unwrap().source.peer, Some(PeerId(1)));
+    assert_eq!(after[0].best().unwrap().source.peer, Some(PeerId(1)));
     net.down(1);
     net.round();
     let gone = net.e.poll_best(sub, 100);
-    assert!(gone.iter().all(|c| c.best.is_none()) && gone.len() == 2);
+    assert!(gone.iter().all(|c| c.best().is_none()) && gone.len() == 2);
     assert_eq!(net.e.memory().empty_slots, 0, "released once the consumer was told");
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
 use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
-    check_import, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter, Reason, Route,
+    check_import, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter, Protocol, Reason, Route,
     RouteAttrs, Source, Table, Target,
 };
 
@@ -23,6 +23,7 @@ fn rid(s: &str) -> RouterId {
 fn src(peer: u32, addr: &str, id: &str, ebgp: bool) -> Arc<Source> {
     Arc::new(Source {
         peer: Some(PeerId(peer)),
+        protocol: Protocol::Bgp,
         peer_address: Some(ip(addr)),
         peer_router_id: rid(id),
         ebgp,
@@ -64,6 +65,7 @@ fn each_decision_step_in_rfc_4271_order() {
     let s2 = src(2, "10.0.0.2", "2.2.2.2", false);
     let local = Arc::new(Source {
         peer: None,
+        protocol: Protocol::Static,
         peer_address: None,
         peer_router_id: rid("9.9.9.9"),
         ebgp: false,
@@ -483,6 +485,7 @@ fn prefix_filter_pools_and_own_blocks() {
     let f = PrefixFilter {
         pools: vec![p("10.244.0.0/16"), p("fd00:244::/48")],
         blocks: vec![p("10.244.1.0/26")],
+        ..PrefixFilter::default()
     };
     assert!(f.allows(&p("10.244.1.0/26")), "the block itself");
     assert!(

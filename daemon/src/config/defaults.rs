@@ -20,3 +20,9 @@ pub const GRACEFUL_RESTART: u16 = 120;
 pub const ERROR_WAIT: (u64, u64) = (5, 30);
 /// ADD-PATH both ways (`add paths on`).
 pub const ADD_PATH: bool = true;
+/// Longest wait for peers' End-of-RIB after a restart (BIRD waits 240 s).
+pub const GRACEFUL_RESTART_WAIT: Duration = Duration::from_secs(60);
+/// The main routing table.
+pub const KERNEL_TABLE: u32 = 254;
+/// `RTPROT_BIRD`: Felix leaves routes of this protocol to BGP.
+pub const KERNEL_PROTOCOL: u8 = 12;

@@ -24,8 +24,11 @@ pub enum Change {
     StaticRemoved(Prefix),
     /// Same prefix, other next hop or attributes.
     StaticChanged(StaticRoute),
-    /// The pools (and so what is exported) changed.
+    /// The pools (and so what is exported and installed) changed.
     Pools,
+    /// The kernel settings, the node's subnets or the restart wait
+    /// changed: the kernel's table is brought in line.
+    Kernel,
 }
 
 /// How a peer's settings changed.
@@ -131,6 +134,11 @@ pub fn diff(old: &Config, new: &Config) -> Vec<Change> {
     }
     if old.pools != new.pools {
         out.push(Change::Pools);
+    }
+    if (&old.kernel, &old.local_subnets, old.graceful_restart_wait)
+        != (&new.kernel, &new.local_subnets, new.graceful_restart_wait)
+    {
+        out.push(Change::Kernel);
     }
     out
 }

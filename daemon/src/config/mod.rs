@@ -8,5 +8,5 @@ pub mod diff;
 pub mod model;
 pub mod toml;
 
-pub use model::{Config, PeerIds, PeerSettings, StaticRoute};
+pub use model::{Config, KernelSettings, PeerIds, PeerSettings, StaticRoute};
 pub use toml::{load, parse, ConfigError};

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bgp_wire::{Asn, RouterId};
+use rib::fib::{FibPolicy, Pool};
 use rib::PeerId;
 
 /// A validated configuration.
@@ -24,7 +25,33 @@ pub struct Config {
     /// Routes this node originates.
     pub statics: Vec<StaticRoute>,
     /// Address pools: when any is configured, only routes within them are exported.
-    pub pools: Vec<bgp_wire::Prefix>,
+    pub pools: Vec<Pool>,
+    /// The node's own subnets: `cross-subnet` pools tunnel only outside
+    /// them. Empty: the subnets of the interface holding the router ID.
+    pub local_subnets: Vec<bgp_wire::Prefix>,
+    /// The longest wait for peers' End-of-RIB after our restart before
+    /// routes left from our last run are removed from the kernel.
+    pub graceful_restart_wait: Duration,
+    /// The kernel's table; `None`: ternd touches no kernel table.
+    pub kernel: Option<KernelSettings>,
+}
+
+/// How routes reach and come from the kernel (BIRD's kernel protocol).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelSettings {
+    /// The routing table (254: main).
+    pub table: u32,
+    /// The protocol number our routes carry (12, `bird`: Felix decides
+    /// route ownership by it).
+    pub protocol: u8,
+    /// Learn the kernel's other routes (BIRD's `learn`).
+    pub learn: bool,
+    /// Leave our routes on exit and adopt them on start (BIRD's `persist`).
+    pub persist: bool,
+    /// Equal routes become one multipath route (BIRD's `merge paths`).
+    pub merge_paths: bool,
+    /// Install routes within pools (false: Felix programs them).
+    pub program_pool_routes: bool,
 }
 
 /// A route from the configuration (e.g. a node's IPAM block).
@@ -92,11 +119,27 @@ impl Config {
             .statics
             .iter()
             .map(|s| s.prefix)
-            .filter(|p| self.pools.iter().any(|pool| pool != p && pool.contains(p)))
+            .filter(|p| self.pools.iter().any(|pool| pool.cidr != *p && pool.cidr.contains(p)))
             .collect();
         rib::PrefixFilter {
-            pools: self.pools.clone(),
+            pools: self.pools.iter().map(|p| p.cidr).collect(),
             blocks,
+            disabled: self.pools.iter().filter(|p| !p.export).map(|p| p.cidr).collect(),
+        }
+    }
+
+    /// The rules for the kernel's table, with the node's own subnets
+    /// (`local_subnets`, or those given when it names none).
+    pub fn fib_policy(&self, k: &KernelSettings, found_subnets: &[bgp_wire::Prefix]) -> FibPolicy {
+        FibPolicy {
+            pools: self.pools.clone(),
+            local_subnets: if self.local_subnets.is_empty() {
+                found_subnets.to_vec()
+            } else {
+                self.local_subnets.clone()
+            },
+            merge_paths: k.merge_paths,
+            program_pool_routes: k.program_pool_routes,
         }
     }
 

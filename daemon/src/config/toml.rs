@@ -11,7 +11,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::defaults;
-use super::model::{Config, PeerSettings, StaticRoute};
+use rib::fib::{Encap, Pool};
+
+use super::model::{Config, KernelSettings, PeerSettings, StaticRoute};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +29,20 @@ struct RawConfig {
     statics: Vec<RawStatic>,
     #[serde(default)]
     pool: Vec<RawPool>,
+    local_subnets: Option<Spanned<Vec<String>>>,
+    graceful_restart_wait: Option<Spanned<u64>>,
+    kernel: Option<RawKernel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKernel {
+    table: Option<Spanned<u32>>,
+    protocol: Option<Spanned<u8>>,
+    learn: Option<bool>,
+    persist: Option<bool>,
+    merge_paths: Option<bool>,
+    program_pool_routes: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +59,9 @@ struct RawStatic {
 #[serde(deny_unknown_fields)]
 struct RawPool {
     cidr: Spanned<String>,
+    ipip: Option<Spanned<String>>,
+    vxlan: Option<Spanned<String>>,
+    export: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,11 +422,82 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
     }
     let mut pools = Vec::new();
     for p in &raw.pool {
+        let mut encap = |field: &str, v: &Option<Spanned<String>>| match v.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("never") => Encap::Never,
+            Some("always") => Encap::Always,
+            Some("cross-subnet") => Encap::CrossSubnet,
+            Some(other) => {
+                if let Some(s) = v {
+                    errs.at(
+                        s,
+                        format!("pool.{field}: {other:?} is not \"always\", \"cross-subnet\" or \"never\""),
+                    );
+                }
+                Encap::Never
+            }
+        };
+        let ipip = encap("ipip", &p.ipip);
+        let vxlan = encap("vxlan", &p.vxlan);
         match p.cidr.get_ref().parse::<bgp_wire::Prefix>() {
-            Ok(x) => pools.push(x),
+            Ok(cidr) => {
+                if ipip != Encap::Never && vxlan != Encap::Never {
+                    errs.at(&p.cidr, "pool: IPIP and VXLAN cannot both be on".into());
+                }
+                pools.push(Pool {
+                    cidr,
+                    ipip,
+                    vxlan,
+                    export: p.export.unwrap_or(true),
+                })
+            }
             Err(_) => errs.at(&p.cidr, format!("pool.cidr: {:?} is not a prefix", p.cidr.get_ref())),
         }
     }
+    let mut local_subnets = Vec::new();
+    if let Some(l) = &raw.local_subnets {
+        for s in l.get_ref() {
+            match s.parse::<bgp_wire::Prefix>() {
+                Ok(x) => local_subnets.push(x),
+                Err(_) => errs.at(l, format!("local_subnets: {s:?} is not a prefix")),
+            }
+        }
+    }
+    let graceful_restart_wait = match &raw.graceful_restart_wait {
+        Some(w) if *w.get_ref() == 0 || *w.get_ref() > 3600 => {
+            errs.at(w, "graceful_restart_wait: between 1 and 3600 seconds".into());
+            defaults::GRACEFUL_RESTART_WAIT
+        }
+        Some(w) => Duration::from_secs(*w.get_ref()),
+        None => defaults::GRACEFUL_RESTART_WAIT,
+    };
+    let kernel = raw.kernel.as_ref().map(|k| {
+        let table = k.table.as_ref().map_or(defaults::KERNEL_TABLE, |t| *t.get_ref());
+        if let Some(t) = &k.table {
+            // 0 is "unspecified", 253-255 are default/main/local only as
+            // themselves; 255 (local) is the kernel's own.
+            if matches!(*t.get_ref(), 0 | 255) {
+                errs.at(t, "kernel.table: 0 and 255 (local) are not tables routes go to".into());
+            }
+        }
+        let protocol = k.protocol.as_ref().map_or(defaults::KERNEL_PROTOCOL, |p| *p.get_ref());
+        if let Some(p) = &k.protocol {
+            // RFC-less but fixed: 0 unspec, 1 redirect, 2 kernel, 3 boot, 4 static (rtnetlink.h).
+            if *p.get_ref() <= 4 {
+                errs.at(
+                    p,
+                    "kernel.protocol: 0 to 4 are the kernel's own (rtnetlink.h); Calico's BIRD uses 12".into(),
+                );
+            }
+        }
+        KernelSettings {
+            table,
+            protocol,
+            learn: k.learn.unwrap_or(true),
+            persist: k.persist.unwrap_or(true),
+            merge_paths: k.merge_paths.unwrap_or(true),
+            program_pool_routes: k.program_pool_routes.unwrap_or(true),
+        }
+    });
     if errs.list.is_empty() {
         Ok(Config {
             router_id,
@@ -418,6 +508,9 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             peers,
             statics,
             pools,
+            local_subnets,
+            graceful_restart_wait,
+            kernel,
         })
     } else {
         Err(errs.list)
@@ -476,5 +569,33 @@ port = 1179
         assert_eq!(e[0].line, Some(1));
         let twice = format!("{GOOD}\n[[peer]]\nname = \"Mesh_127_0_0_2\"\naddress = \"127.0.0.3\"\n");
         assert!(parse("t.toml", &twice).unwrap_err()[0].message.contains("twice"));
+    }
+
+    #[test]
+    fn kernel_pools_and_subnets() {
+        let c = parse("t.toml", GOOD).unwrap();
+        assert_eq!(c.kernel, None, "no [kernel]: no kernel table is touched");
+        let top = format!(
+            "local_subnets = [\"10.77.0.0/24\"]\ngraceful_restart_wait = 30\n{GOOD}\n[kernel]\nlearn = false\n\
+             [[pool]]\ncidr = \"10.244.0.0/16\"\nipip = \"cross-subnet\"\n[[pool]]\ncidr = \"10.245.0.0/16\"\nvxlan = \"always\"\nexport = false\n"
+        );
+        let c = parse("t.toml", &top).unwrap();
+        let k = c.kernel.clone().unwrap();
+        assert_eq!(
+            (k.table, k.protocol, k.learn, k.persist, k.merge_paths),
+            (254, 12, false, true, true)
+        );
+        assert_eq!(c.graceful_restart_wait, Duration::from_secs(30));
+        assert_eq!(c.local_subnets, vec!["10.77.0.0/24".parse().unwrap()]);
+        assert_eq!(c.pools[0].ipip, Encap::CrossSubnet);
+        assert_eq!((c.pools[1].vxlan, c.pools[1].export), (Encap::Always, false));
+        assert_eq!(c.export_filter().disabled, vec!["10.245.0.0/16".parse().unwrap()]);
+        let bad = top.replace("\"cross-subnet\"", "\"sometimes\"");
+        let e = parse("t.toml", &bad).unwrap_err();
+        assert!(e[0].message.contains("pool.ipip") && e[0].line == Some(18), "{e:?}");
+        let bad = top.replace("learn = false", "protocol = 2");
+        assert!(parse("t.toml", &bad).unwrap_err()[0]
+            .message
+            .contains("kernel.protocol"));
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use bgp_wire::attributes::Origin;
 
 use super::query::{CtlError, Memory, Outcome, Protocol, RouteAnswer, Status};
+use crate::kernel::LearnedKind;
 use crate::rde::RouteView;
 
 /// A reply under construction: lines with their codes.
@@ -97,6 +98,12 @@ pub fn status(s: &Status) -> Reply {
         1011,
         format!("Last reconfiguration on {}", full_time(s.last_reconfiguration)),
     );
+    if let Some(g) = &s.recovery {
+        // Calico's readiness check reads this code: not ready while it shows.
+        r.line(24, "Graceful restart recovery in progress");
+        r.line(24, format!("  Waiting for {} protocols to recover", g.waiting));
+        r.line(24, format!("  Wait timer is {}/{}", g.left, g.total));
+    }
     r.line(13, s.status);
     r
 }
@@ -206,14 +213,42 @@ pub fn routes(answer: &RouteAnswer, all: bool) -> Reply {
     r
 }
 
+/// How a route forwards, as BIRD 1.6 writes it: ` via NH on IFACE`
+/// (Calico's route parser needs the interface), `dev IFACE`, `blackhole`.
+fn how(v: &RouteView) -> Vec<String> {
+    let on = |i: Option<&str>| i.map(|i| format!(" on {i}")).unwrap_or_default();
+    if let Some(k) = &v.kernel {
+        return match k.kind {
+            LearnedKind::Blackhole => vec!["blackhole".into()],
+            LearnedKind::Unreachable => vec!["unreachable".into()],
+            LearnedKind::Prohibit => vec!["prohibited".into()],
+            LearnedKind::Unicast if k.hops.is_empty() => {
+                vec![format!("dev {}", v.iface.as_deref().unwrap_or("?"))]
+            }
+            // A multipath route: a line per next hop.
+            LearnedKind::Unicast => k
+                .hops
+                .iter()
+                .enumerate()
+                .map(|(i, (gw, _))| {
+                    let iface = if i == 0 { v.iface.as_deref() } else { None };
+                    format!("via {gw}{}", on(iface))
+                })
+                .collect(),
+        };
+    }
+    match v.attrs.next_hop {
+        Some(nh) if !v.blackhole() => vec![format!("via {nh}{}", on(v.iface.as_deref()))],
+        _ => vec!["blackhole".to_string()],
+    }
+}
+
 fn route(r: &mut Reply, v: &RouteView, dest: &str, all: bool) {
-    let how = match v.attrs.next_hop {
-        Some(nh) if !v.blackhole() => format!("via {nh}"),
-        _ => "blackhole".to_string(),
-    };
     let from = v.shown_from().map(|a| format!(" from {a}")).unwrap_or_default();
     let star = if v.best { "*" } else { " " };
-    let tail = if v.local {
+    let tail = if v.kernel.is_some() {
+        "(10)".to_string()
+    } else if v.local {
         "(200)".to_string()
     } else {
         let origin_as = v
@@ -225,14 +260,23 @@ fn route(r: &mut Reply, v: &RouteView, dest: &str, all: bool) {
             .unwrap_or_default();
         format!("(100/0) [{origin_as}{}]", origin_letter(v.attrs.origin))
     };
-    r.line(
-        1007,
-        format!("{dest:<18} {how} [{} {}{from}] {star} {tail}", v.from, since(v.since)),
-    );
+    for (i, how) in how(v).iter().enumerate() {
+        let dest = if i == 0 { dest } else { "" };
+        r.line(
+            1007,
+            format!("{dest:<18} {how} [{} {}{from}] {star} {tail}", v.from, since(v.since)),
+        );
+    }
     if !all {
         return;
     }
     let a = &v.attrs;
+    if let Some(k) = &v.kernel {
+        r.line(1008, "\tType: inherit unicast univ");
+        r.line(1012, format!("\tKernel.source: {}", k.protocol));
+        r.line(1012, format!("\tKernel.metric: {}", k.metric));
+        return;
+    }
     if v.local {
         r.line(1008, "\tType: static unicast univ");
         return;

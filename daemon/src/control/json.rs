@@ -62,6 +62,21 @@ fn route(v: &RouteView) -> Value {
     if let Some(f) = v.shown_from() {
         m.insert("from".into(), json!(f.to_string()));
     }
+    if let Some(i) = &v.iface {
+        m.insert("iface".into(), json!(i));
+    }
+    if let Some(k) = &v.kernel {
+        let hops: Vec<String> = k.hops.iter().map(|(g, _)| g.to_string()).collect();
+        m.insert(
+            "kernel".into(),
+            json!({
+                "kind": format!("{:?}", k.kind).to_lowercase(),
+                "next_hops": hops,
+                "protocol": k.protocol,
+                "metric": k.metric,
+            }),
+        );
+    }
     if v.local {
         return o;
     }

@@ -79,7 +79,7 @@ enum Answer {
 
 async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
     Ok(match w {
-        ["show", "status"] => Answer::Status(query::status(d)),
+        ["show", "status"] => Answer::Status(query::status(d).await),
         ["down"] => {
             // BIRD's `down`: every peer gets a Cease, then the daemon exits.
             let _ = d.down.send(());

@@ -74,6 +74,18 @@ pub struct Status {
     #[serde(serialize_with = "super::json::time")]
     pub last_reconfiguration: SystemTime,
     pub status: &'static str,
+    /// Graceful restart recovery in progress.
+    pub recovery: Option<Recovery>,
+}
+
+/// Graceful restart recovery, as BIRD reports it (code 0024).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Recovery {
+    /// Peers not yet recovered (no End-of-RIB yet).
+    pub waiting: usize,
+    /// Seconds left of the wait, and the whole wait.
+    pub left: u64,
+    pub total: u64,
 }
 
 /// One row of `show protocols`, with the details of `show protocols all`.
@@ -178,8 +190,14 @@ pub struct Outcome {
     pub result: &'static str,
 }
 
-pub fn status(d: &Daemon) -> Status {
+pub async fn status(d: &Daemon) -> Status {
+    let recovery = ask(d, RdeMsg::Recovery).await.flatten().map(|r| Recovery {
+        waiting: r.waiting,
+        left: r.left,
+        total: r.total,
+    });
     Status {
+        recovery,
         version: super::VERSION,
         router_id: d.router_id.to_string(),
         server_time: SystemTime::now(),
@@ -338,7 +356,10 @@ pub async fn routes(d: &Daemon, args: &[&str]) -> Result<(bool, RouteAnswer), Ct
                 i += 1;
             }
             ("protocol", Some(n)) => {
-                if !d.peers.iter().any(|p| p.name == *n) && *n != crate::rde::STATIC_PROTOCOL {
+                if !d.peers.iter().any(|p| p.name == *n)
+                    && *n != crate::rde::STATIC_PROTOCOL
+                    && *n != crate::rde::KERNEL_PROTOCOL
+                {
                     return Err(CtlError::NotAProtocol(n.to_string()));
                 }
                 query = RouteQuery::Protocol(n.to_string());

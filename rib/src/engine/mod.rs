@@ -32,7 +32,7 @@ use hashbrown::HashSet;
 
 use crate::attrs::{Interner, RouteAttrs};
 use crate::bitset::Bitset;
-use crate::decision::{IgpCost, Route, Source};
+use crate::decision::{IgpCost, Protocol, Route, Source};
 use crate::export::Exports;
 use crate::out::{PeerOut, Transmit};
 use crate::policy::{check_import, Local, PrefixFilter, Target};
@@ -118,9 +118,21 @@ pub struct MemoryCounts {
 #[derive(Clone, Debug)]
 pub struct BestChange {
     pub prefix: Prefix,
-    /// The best route now, `None` when the prefix is gone.
-    pub best: Option<Route>,
+    /// Every route to the prefix now, the best first; empty when the
+    /// prefix is gone.
+    pub routes: Vec<Route>,
 }
+
+impl BestChange {
+    /// The best route now, `None` when the prefix is gone.
+    pub fn best(&self) -> Option<&Route> {
+        self.routes.first()
+    }
+}
+
+/// The path identifier that keeps a route learned from the kernel apart
+/// from a static route to the same prefix (both are the node's own).
+const KERNEL_PATH: u32 = 1;
 
 /// A consumer of best-path changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +148,9 @@ struct Subscriber {
 struct Window {
     /// Slots whose best route changed.
     best: Bitset,
+    /// Slots with any change, for consumers of best-path changes (a
+    /// second equal path changes a multipath route, not the best).
+    changed: Bitset,
     /// ADD-PATH paths that changed, as (slot, identifier), kept only while
     /// an ADD-PATH session is up.
     paths: Vec<(u32, u32)>,
@@ -151,6 +166,7 @@ pub struct Engine {
     interner: Interner,
     exports: Exports,
     local_source: Arc<Source>,
+    kernel_source: Arc<Source>,
     peers: BTreeMap<PeerId, Peer>,
     add_path_sessions: usize,
     window: Window,
@@ -182,10 +198,15 @@ impl Engine {
     pub fn new(local: Local, filter: PrefixFilter, now: Instant, unix_now: u32) -> Engine {
         let local_source = Arc::new(Source {
             peer: None,
+            protocol: Protocol::Static,
             peer_address: None,
             peer_router_id: local.router_id,
             ebgp: false,
             rr_client: false,
+        });
+        let kernel_source = Arc::new(Source {
+            protocol: Protocol::Kernel,
+            ..(*local_source).clone()
         });
         Engine {
             local,
@@ -194,6 +215,7 @@ impl Engine {
             interner: Interner::default(),
             exports: Exports::default(),
             local_source,
+            kernel_source,
             peers: BTreeMap::new(),
             add_path_sessions: 0,
             window: Window::default(),
@@ -221,6 +243,7 @@ impl Engine {
         }
         let source = Arc::new(Source {
             peer: Some(peer),
+            protocol: Protocol::Bgp,
             peer_address: Some(s.peer_address),
             peer_router_id: s.peer_router_id,
             ebgp: s.ebgp,
@@ -354,6 +377,33 @@ impl Engine {
 
     /// Originates (or replaces) a route of this node.
     pub fn add_local(&mut self, prefix: Prefix, r: LocalRoute, now: Instant) {
+        let source = self.local_source.clone();
+        self.originate(prefix, r, source, 0, now);
+    }
+
+    /// Stops originating a route.
+    pub fn remove_local(&mut self, prefix: &Prefix, now: Instant) {
+        if let Some(d) = self.table.withdraw(prefix, None, 0) {
+            self.record(&d, now);
+        }
+    }
+
+    /// A route the kernel's table holds that is not ours (BIRD's `learn`):
+    /// the node's own, exported within pools only
+    /// ([`PrefixFilter::admits`]). We announce ourselves as its next hop.
+    pub fn add_kernel(&mut self, prefix: Prefix, now: Instant) {
+        let source = self.kernel_source.clone();
+        self.originate(prefix, LocalRoute::default(), source, KERNEL_PATH, now);
+    }
+
+    /// The kernel's table lost a route we had learned from it.
+    pub fn remove_kernel(&mut self, prefix: &Prefix, now: Instant) {
+        if let Some(d) = self.table.withdraw(prefix, None, KERNEL_PATH) {
+            self.record(&d, now);
+        }
+    }
+
+    fn originate(&mut self, prefix: Prefix, r: LocalRoute, source: Arc<Source>, path_id: u32, now: Instant) {
         let attrs = self.interner.intern(RouteAttrs {
             origin: Some(Origin::Igp),
             next_hop: r.next_hop,
@@ -362,8 +412,8 @@ impl Engine {
             ..RouteAttrs::default()
         });
         let route = Route {
-            source: self.local_source.clone(),
-            path_id: 0,
+            source,
+            path_id,
             out_id: 0,
             attrs,
             igp_cost: IgpCost::UNKNOWN,
@@ -371,13 +421,6 @@ impl Engine {
         };
         let d = self.table.update(prefix, route);
         self.record(&d, now);
-    }
-
-    /// Stops originating a route.
-    pub fn remove_local(&mut self, prefix: &Prefix, now: Instant) {
-        if let Some(d) = self.table.withdraw(prefix, None, 0) {
-            self.record(&d, now);
-        }
     }
 
     /// New identity or export rules: every peer is told again what it
@@ -490,6 +533,9 @@ impl Engine {
             if new.is_none() {
                 self.zombies.push(d.slot.0);
             }
+        }
+        if !self.subscribers.is_empty() {
+            self.window.changed.insert(d.slot.0);
         }
         if self.add_path_sessions > 0 {
             let key = (d.slot.0, d.out_id());

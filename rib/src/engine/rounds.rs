@@ -37,6 +37,7 @@ impl Engine {
             return;
         }
         let slots = std::mem::take(&mut self.window.best);
+        let changed = std::mem::take(&mut self.window.changed);
         let paths = std::mem::take(&mut self.window.paths);
         self.window.seen.clear();
         let (peers, mut c, scratch, transmits) = self.parts();
@@ -47,7 +48,7 @@ impl Engine {
             }
         }
         for s in self.subscribers.iter_mut() {
-            for slot in slots.iter() {
+            for slot in changed.iter() {
                 s.pending.insert(slot);
             }
         }
@@ -72,8 +73,8 @@ impl Engine {
         SubscriberId(self.subscribers.len() - 1)
     }
 
-    /// Up to `max` prefixes whose best route changed since the consumer
-    /// last asked, each with its best route now.
+    /// Up to `max` prefixes whose routes changed since the consumer last
+    /// asked, each with its routes now, the best first.
     pub fn poll_best(&mut self, sub: SubscriberId, max: usize) -> Vec<BestChange> {
         let Some(s) = self.subscribers.get_mut(sub.0) else {
             return Vec::new();
@@ -89,12 +90,18 @@ impl Engine {
             .iter()
             .filter_map(|&slot| {
                 let prefix = self.table.prefix_of(SlotId(slot))?;
-                let best = self.table.paths_of(SlotId(slot)).first().cloned();
-                Some(BestChange { prefix, best })
+                let routes = self.table.paths_of(SlotId(slot)).to_vec();
+                Some(BestChange { prefix, routes })
             })
             .collect();
         self.release_zombies();
         out
+    }
+
+    /// The consumer has been given every change so far (none is waiting
+    /// for a round either).
+    pub fn subscriber_idle(&self, sub: SubscriberId) -> bool {
+        self.window.opened.is_none() && self.subscribers.get(sub.0).is_none_or(|s| s.pending.is_empty())
     }
 
     /// Every session has been told everything and has written it.
@@ -164,6 +171,7 @@ impl Engine {
                 return false;
             }
             let needed = window.best.contains(s)
+                || window.changed.contains(s)
                 || behind.iter().any(|o| o.dirty.contains(s))
                 || subscribers.iter().any(|x| x.pending.contains(s));
             if !needed {

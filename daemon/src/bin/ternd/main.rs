@@ -22,6 +22,12 @@ struct Cli {
     /// Check the configuration file, explain every error with its line, and exit.
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
+    /// Started after a restart (as calico-node starts BIRD with -R): tell
+    /// peers our forwarding state was kept (RFC 4724), and keep the routes
+    /// of the last run in the kernel until every peer's End-of-RIB or
+    /// `graceful_restart_wait`.
+    #[arg(short = 'R', long = "graceful-restart")]
+    restarted: bool,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -123,7 +129,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(daemon::supervisor::run(cfg)) {
+    match rt.block_on(daemon::supervisor::run(cfg, cli.restarted)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ternd: {e}");
