@@ -45,8 +45,14 @@ pub enum RdeMsg {
         session: Box<rib::Session>,
         out: WriterTx,
     },
-    /// The session went down: its routes go.
-    Down { peer: PeerId },
+    /// The session went down: its routes go, or with `graceful` stay
+    /// (stale) while the peer restarts.
+    Down {
+        peer: PeerId,
+        graceful: Option<GracefulDown>,
+    },
+    /// The wait for a restarting peer (armed as `generation`) is over.
+    StaleTimeout { peer: PeerId, generation: u64 },
     /// An UPDATE from the session.
     Update {
         peer: PeerId,
@@ -78,6 +84,19 @@ pub enum RdeMsg {
     /// Exit without `persist`: remove our routes from the kernel, then answer.
     FlushKernel(oneshot::Sender<()>),
 }
+
+/// A graceful-restart peer lost its session (RFC 4724 §4.2).
+#[derive(Clone, Debug)]
+pub struct GracefulDown {
+    /// The restart time it announced: how long it may take to come back.
+    pub restart_time: std::time::Duration,
+    /// The families whose routes it asked us to keep.
+    pub families: Vec<Family>,
+}
+
+/// How long a restarting peer that is back may take to send End-of-RIB
+/// before its stale routes go (BIRD's `stale time`-like bound).
+const STALE_WAIT: std::time::Duration = std::time::Duration::from_secs(360);
 
 /// Graceful restart recovery, as `show status` reports it.
 #[derive(Clone, Copy, Debug)]
@@ -216,6 +235,8 @@ pub fn spawn(
         learned: HashMap::new(),
         fib,
         recovery,
+        timer: tx.downgrade(),
+        stale_timers: HashMap::new(),
     };
     std::thread::Builder::new().name("rde".into()).spawn(move || {
         rt.block_on(async move {
@@ -274,6 +295,11 @@ struct Shell {
     learned: HashMap<Prefix, crate::kernel::Learned>,
     fib: Option<Fib>,
     recovery: Option<Recovery>,
+    /// The engine's own channel, for its timers (weak: the channel closes
+    /// when the rest of the daemon lets go).
+    timer: mpsc::WeakUnboundedSender<RdeMsg>,
+    /// The generation of each restarting peer's timer.
+    stale_timers: HashMap<PeerId, u64>,
 }
 
 impl Shell {
@@ -382,12 +408,30 @@ impl Shell {
             } => {
                 self.outs.insert(peer, (epoch, out));
                 self.engine.peer_up(peer, epoch, *session, now);
+                if self.engine.is_stale(peer) {
+                    // Back: its stale routes stay until its End-of-RIB.
+                    self.arm_stale_timer(peer, STALE_WAIT);
+                }
                 debug!(peer = %self.name(peer), "session up: sending the table");
             }
-            RdeMsg::Down { peer } => {
+            RdeMsg::Down { peer, graceful } => {
                 self.outs.remove(&peer);
-                self.engine.peer_down(peer, now);
+                match graceful {
+                    Some(g) => {
+                        self.engine.peer_lost(peer, &g.families, now);
+                        if self.engine.is_stale(peer) {
+                            self.arm_stale_timer(peer, g.restart_time);
+                        }
+                    }
+                    None => self.engine.peer_down(peer, now),
+                }
                 self.trim = true;
+            }
+            RdeMsg::StaleTimeout { peer, generation } => {
+                if self.stale_timers.get(&peer) == Some(&generation) && self.engine.is_stale(peer) {
+                    info!(peer = %self.name(peer), "graceful restart: the wait is over; its stale routes go");
+                    self.engine.stale_timeout(peer, now);
+                }
             }
             RdeMsg::Refresh { peer, family } => self.engine.refresh(peer, family),
             RdeMsg::Written { peer, epoch, bytes } => self.engine.written(peer, epoch, bytes),
@@ -469,6 +513,19 @@ impl Shell {
             );
             let _ = f.writer.tx.send(KernelCmd::Sweep);
         }
+    }
+
+    /// Starts (or restarts) the wait for a restarting peer.
+    fn arm_stale_timer(&mut self, peer: PeerId, wait: std::time::Duration) {
+        let generation = self.stale_timers.get(&peer).map_or(1, |g| g + 1);
+        self.stale_timers.insert(peer, generation);
+        let tx = self.timer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(tx) = tx.upgrade() {
+                let _ = tx.send(RdeMsg::StaleTimeout { peer, generation });
+            }
+        });
     }
 
     /// Removes every route of ours from the kernel (exit without `persist`).

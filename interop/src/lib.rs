@@ -80,6 +80,12 @@ impl Proc {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// `kill -9`, and reaped.
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Proc {
@@ -224,11 +230,28 @@ impl Ternd {
 
     /// Starts ternd, inside network namespace `ns` when given.
     pub fn start_in(dir: &TempDir, config: &str, ns: Option<&netns::Netns>) -> Ternd {
+        Self::start_args(dir, config, ns, &[])
+    }
+
+    /// Starts ternd with extra arguments (`-R`, say). A control socket
+    /// left by a killed ternd in `dir` is removed first; the log of each
+    /// start is kept apart.
+    pub fn start_args(dir: &TempDir, config: &str, ns: Option<&netns::Netns>, args: &[&str]) -> Ternd {
         let ctl = dir.path("tern.ctl");
+        let _ = std::fs::remove_file(&ctl);
         let cfg = dir.write("tern.toml", &config.replace("{CTL}", &ctl.display().to_string()));
         let mut c = command_in(ns, ternd_bin().to_str().expect("path"));
-        c.arg("--config").arg(&cfg).env("RUST_LOG", "info,daemon=debug");
-        let proc = Proc::spawn("ternd", &mut c, dir.path("ternd.log"));
+        c.arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env("RUST_LOG", "info,daemon=debug");
+        let mut log = dir.path("ternd.log");
+        let mut n = 1;
+        while log.exists() {
+            n += 1;
+            log = dir.path(&format!("ternd.{n}.log"));
+        }
+        let proc = Proc::spawn("ternd", &mut c, log);
         wait_for(Duration::from_secs(10), "ternd's control socket", || {
             ctl.exists().then_some(())
         });
@@ -296,7 +319,13 @@ impl Bird {
 
     /// Starts BIRD, inside network namespace `ns` when given.
     pub fn start_in(dir: &TempDir, conf: &str, ns: Option<&netns::Netns>) -> Bird {
+        Self::start_args(dir, conf, ns, &[])
+    }
+
+    /// Starts BIRD with extra arguments (`-R`, say).
+    pub fn start_args(dir: &TempDir, conf: &str, ns: Option<&netns::Netns>, args: &[&str]) -> Bird {
         let ctl = dir.path("bird.ctl");
+        let _ = std::fs::remove_file(&ctl);
         let log = dir.path("bird.log");
         let text = format!("log \"{}\" all;\n{conf}", log.display());
         let cfg = dir.write("bird.conf", &text);
@@ -307,7 +336,8 @@ impl Bird {
             .arg("-s")
             .arg(&ctl)
             .arg("-P")
-            .arg(dir.path("bird.pid"));
+            .arg(dir.path("bird.pid"))
+            .args(args);
         let proc = Proc::spawn("bird", &mut c, dir.path("bird.out"));
         // Up means answering: a config error makes BIRD exit, which must
         // fail the test here rather than look like a missing route later.

@@ -328,3 +328,177 @@ protocol bgp tern {{
     });
     assert!(!t.birdc("show route").contains("10.244.7.7/32"));
 }
+
+/// Samples a check every `every` on a thread until stopped: (samples, misses).
+struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Sampler {
+    fn start(every: Duration, check: impl Fn() -> Result<(), String> + Send + 'static) -> Sampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut n, mut misses) = (0, Vec::new());
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                if let Err(e) = check() {
+                    misses.push(e);
+                }
+                std::thread::sleep(every);
+            }
+            (n, misses)
+        });
+        Sampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+#[test]
+fn restarts_of_ternd_and_of_a_peer_lose_no_route() {
+    if skip_without(&["bird", "birdc", "ip"]) {
+        return;
+    }
+    let lan = Lan::new(50, 2);
+    let n = lan.net;
+    let (t_addr, b_addr) = (lan.v4(0), lan.v4(1));
+    let dir_t = TempDir::new("restart-t");
+    let conf = format!(
+        r#"router_id = "{t_addr}"
+listen = ["{t_addr}:179"]
+ctl_socket = "{{CTL}}"
+graceful_restart_wait = 20
+[kernel]
+[[pool]]
+cidr = "10.244.0.0/16"
+[[static]]
+prefix = "10.244.1.0/26"
+blackhole = true
+[[peer]]
+name = "Mesh_{b}"
+address = "{b_addr}"
+local_address = "{t_addr}"
+passive = true
+hold_time = 6
+"#,
+        b = b_addr.replace('.', "_")
+    );
+    let mut t = Ternd::start_in(&dir_t, &conf, Some(&lan.nodes[0]));
+    let dir_b = TempDir::new("restart-b");
+    let bird_conf = format!(
+        r#"router id {b_addr};
+protocol device {{ }}
+protocol static s4 {{ ipv4; route 10.244.2.0/26 via 10.200.{n}.9; route 10.244.3.0/26 via 10.200.{n}.9; }}
+protocol bgp tern {{
+  local {b_addr} as 64512;
+  neighbor {t_addr} as 64512;
+  hold time 6;
+  connect delay time 1;
+  connect retry time 1;
+  error wait time 1, 2;
+  graceful restart on;
+  graceful restart time 30;
+  ipv4 {{ import all; export where source = RTS_STATIC; next hop keep; }};
+}}
+"#
+    );
+    let mut b = Bird::start_in(&dir_b, &bird_conf, Some(&lan.nodes[1]));
+    let want = ["10.244.2.0/26", "10.244.3.0/26"];
+    let ns_name = lan.nodes[0].name.clone();
+    let in_kernel = move || {
+        let table = run(std::process::Command::new("ip")
+            .args(["netns", "exec", &ns_name, "ip", "-4", "route", "show", "table", "main"]));
+        match want
+            .iter()
+            .find(|p| route_of(&table, p).is_none_or(|l| !l.contains("proto bird")))
+        {
+            Some(p) => Err(format!("{p} missing:\n{table}")),
+            None => Ok(()),
+        }
+    };
+    let check = in_kernel.clone();
+    wait_for(CONVERGE, "BIRD's routes in ternd's kernel", || check().ok());
+    let bird_ctl = b.ctl.clone();
+    let bird_has_ours = move || {
+        let r = interop::birdc("birdc", &bird_ctl, "show route 10.244.1.0/26");
+        if r.contains("10.244.1.0/26") {
+            Ok(())
+        } else {
+            Err(format!("BIRD lost our block: {r}"))
+        }
+    };
+    let check = bird_has_ours.clone();
+    wait_for(CONVERGE, "BIRD to have our block", || check().ok());
+    let kernel = Sampler::start(Duration::from_millis(50), in_kernel);
+    let peer = Sampler::start(Duration::from_millis(100), bird_has_ours);
+    let recovered = |t: &Ternd| {
+        wait_for(CONVERGE, "graceful restart recovery to end", || {
+            let s = t.birdc("show status");
+            (!s.contains("Graceful restart recovery")
+                && t.bgp_state(&format!("Mesh_{}", b_addr.replace('.', "_"))).as_deref() == Some("Established"))
+            .then_some(())
+        })
+    };
+
+    // kill -9, then a restart as calico-node does it (-R).
+    t.proc.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    t = Ternd::start_args(&dir_t, &conf, Some(&lan.nodes[0]), &["-R"]);
+    let status = t.birdc("show status");
+    assert!(status.contains("Graceful restart recovery in progress"), "{status}");
+    recovered(&t);
+    assert!(t.proc.log().contains("adopted 2 routes"), "{}", t.proc.log());
+    // Two restarts in quick succession.
+    t.proc.kill9();
+    t = Ternd::start_args(&dir_t, &conf, Some(&lan.nodes[0]), &["-R"]);
+    std::thread::sleep(Duration::from_millis(300));
+    t.proc.kill9();
+    t = Ternd::start_args(&dir_t, &conf, Some(&lan.nodes[0]), &["-R"]);
+    recovered(&t);
+
+    // BIRD held our block through all three restarts of ternd.
+    let (pn, pmiss) = peer.finish();
+    assert!(
+        pmiss.is_empty(),
+        "{} of {pn} BIRD samples missed our block: {}",
+        pmiss.len(),
+        pmiss[0]
+    );
+
+    // The peer restarts: its routes stay in our kernel until it is back.
+    b.proc.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        t.birdc("show route").contains("10.244.2.0/26"),
+        "ternd keeps a restarting peer's routes"
+    );
+    b = Bird::start_args(&dir_b, &bird_conf, Some(&lan.nodes[1]), &["-R"]);
+    wait_for(CONVERGE, "BIRD back", || {
+        (t.bgp_state(&format!("Mesh_{}", b_addr.replace('.', "_"))).as_deref() == Some("Established")).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (kn, kmiss) = kernel.finish();
+    eprintln!(
+        "kernel samples every 50 ms: {kn}, missing a route: {}; BIRD samples every 100 ms: {pn}, missing ours: 0",
+        kmiss.len()
+    );
+    assert!(
+        kmiss.is_empty(),
+        "{} of {kn} kernel samples missed a route: {}",
+        kmiss.len(),
+        kmiss[0]
+    );
+    // Still right afterwards: a withdrawal is carried out.
+    assert!(b.birdc("disable s4").contains("disabled"));
+    wait_for(CONVERGE, "withdrawn routes to leave the kernel", || {
+        (!ip_route(&lan.nodes[0], "-4").contains("proto bird")).then_some(())
+    });
+}

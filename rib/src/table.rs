@@ -328,13 +328,26 @@ impl Table {
 
     /// Removes every route of a peer (session down), handing `f` one delta
     /// per path: one pass over the slots, nothing collected.
-    pub fn remove_peer_with(&mut self, peer: PeerId, mut f: impl FnMut(Delta)) {
+    pub fn remove_peer_with(&mut self, peer: PeerId, f: impl FnMut(Delta)) {
+        self.remove_where(peer, |_, _| true, f);
+    }
+
+    /// Removes the routes of a peer that `pick` selects (graceful
+    /// restart: the stale ones, of one family), streaming as
+    /// [`Table::remove_peer_with`] does.
+    pub fn remove_where(
+        &mut self,
+        peer: PeerId,
+        mut pick: impl FnMut(&Prefix, &Route) -> bool,
+        mut f: impl FnMut(Delta),
+    ) {
         for i in 0..self.slots.len() {
+            let prefix = self.slots[i].prefix;
             while let Some(j) = self.slots[i]
                 .paths
                 .as_slice()
                 .iter()
-                .position(|r| r.source.peer == Some(peer))
+                .position(|r| r.source.peer == Some(peer) && pick(&prefix, r))
             {
                 f(self.remove_path(i, j));
             }

@@ -55,6 +55,7 @@ fn session(n: u32, add_path: bool) -> Session {
         rr_client: false,
         next_hop_self: false,
         allow_local_as: 0,
+        preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
     }
 }
 

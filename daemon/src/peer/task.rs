@@ -42,6 +42,8 @@ struct Task {
     in_flight: Arc<tokio::sync::Semaphore>,
     /// The permit of the UPDATE being handled.
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The peer's graceful restart capability in the session now up.
+    peer_gr: Option<bgp_wire::capability::GracefulRestart>,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -97,6 +99,7 @@ pub fn spawn(
         socket_error: None,
         closing: Vec::new(),
         id,
+        peer_gr: None,
         rde,
         epoch: 0,
         in_flight,
@@ -415,6 +418,7 @@ impl Task {
                 let out = conn.map(|c| c.tx.clone());
                 self.socket_error = None;
                 self.epoch += 1;
+                self.peer_gr = n.graceful_restart.clone();
                 if let (Some(addr), Some(out)) = (local, out) {
                     let session = self.session(&n, addr.ip().to_canonical());
                     let _ = self.rde.send(RdeMsg::Up {
@@ -432,7 +436,26 @@ impl Task {
             Action::Down(e) => {
                 info!(peer = %self.name, "session down: {}", session_error_text(&e));
                 self.epoch += 1;
-                let _ = self.rde.send(RdeMsg::Down { peer: self.id });
+                // RFC 4724 §4.2: a session of a graceful-restart peer lost
+                // without a NOTIFICATION: keep its routes while it restarts.
+                let graceful = match (&e, self.peer_gr.take()) {
+                    (SessionError::ConnectionClosed, Some(g)) if g.restart_time > 0 && !g.families.is_empty() => {
+                        info!(
+                            peer = %self.name,
+                            "graceful restart: keeping its routes for up to {} s",
+                            g.restart_time
+                        );
+                        Some(crate::rde::GracefulDown {
+                            restart_time: std::time::Duration::from_secs(g.restart_time.into()),
+                            families: g.families.iter().map(|f| f.family).collect(),
+                        })
+                    }
+                    _ => None,
+                };
+                let _ = self.rde.send(RdeMsg::Down {
+                    peer: self.id,
+                    graceful,
+                });
             }
             Action::Deliver(m) => match m {
                 Message::Update(u) => {
@@ -472,6 +495,13 @@ impl Task {
             rr_client: s.rr_client,
             next_hop_self: s.next_hop_self,
             allow_local_as: s.allow_local_as,
+            preserved: n
+                .graceful_restart
+                .iter()
+                .flat_map(|g| g.families.iter())
+                .filter(|f| f.flags & 0x80 != 0)
+                .map(|f| f.family)
+                .collect(),
         }
     }
 

@@ -40,6 +40,7 @@ use crate::table::{Delta, Table};
 use crate::updates::{received, Change};
 use crate::PeerId;
 
+mod graceful;
 mod rounds;
 
 /// How long a change may wait for its round while input keeps coming
@@ -69,6 +70,9 @@ pub struct Session {
     pub next_hop_self: bool,
     /// How often our AS may appear in a received AS_PATH.
     pub allow_local_as: u8,
+    /// Families whose forwarding state the peer kept through its restart
+    /// (F bits of its graceful restart capability, RFC 4724 §3).
+    pub preserved: Vec<Family>,
 }
 
 /// A route this node originates.
@@ -178,6 +182,8 @@ pub struct Engine {
     scratch: Vec<Change>,
     /// Routes of this node: imported and preferred counts.
     local_counts: PeerCounts,
+    /// Peers in graceful restart (RFC 4724 §4.2): their routes kept, stale.
+    stale: BTreeMap<PeerId, graceful::Stale>,
     /// The Unix time of `clock.0`, for route ages.
     clock: (Instant, u32),
 }
@@ -224,6 +230,7 @@ impl Engine {
             transmits: Vec::new(),
             scratch: Vec::new(),
             local_counts: PeerCounts::default(),
+            stale: BTreeMap::new(),
             clock: (now, unix_now),
         }
     }
@@ -241,6 +248,7 @@ impl Engine {
         if self.peers.contains_key(&peer) {
             self.peer_down(peer, now);
         }
+        let counts = self.reestablished(peer, &s.preserved, now);
         let source = Arc::new(Source {
             peer: Some(peer),
             protocol: Protocol::Bgp,
@@ -269,7 +277,7 @@ impl Engine {
                 out,
                 source,
                 allow_local_as: usize::from(s.allow_local_as),
-                counts: PeerCounts::default(),
+                counts,
             },
         );
         self.drain(peer);
@@ -277,13 +285,20 @@ impl Engine {
 
     /// The session went down: its routes go, and what it was owed.
     pub fn peer_down(&mut self, peer: PeerId, now: Instant) {
-        if !self.peers.contains_key(&peer) {
+        if !self.peers.contains_key(&peer) && !self.stale.contains_key(&peer) {
             return;
         }
+        self.remove_routes(peer, |_, _| true, now);
+        self.finish(peer);
+        self.close_session(peer);
+    }
+
+    /// Removes the routes of `peer` that `pick` selects, applying the
+    /// changes in slices: a big table's removal never sits in memory whole.
+    fn remove_routes(&mut self, peer: PeerId, pick: impl FnMut(&Prefix, &Route) -> bool, now: Instant) {
         let mut deltas = Vec::new();
-        // Applied in slices: a big table's removal never sits in memory whole.
         let mut table = std::mem::take(&mut self.table);
-        table.remove_peer_with(peer, |d| {
+        table.remove_where(peer, pick, |d| {
             deltas.push(d);
             if deltas.len() >= 4096 {
                 for d in deltas.drain(..) {
@@ -295,19 +310,32 @@ impl Engine {
         for d in deltas.drain(..) {
             self.record(&d, now);
         }
-        let Some(p) = self.peers.remove(&peer) else { return };
+    }
+
+    /// Forgets a session's output side; its routes are dealt with apart.
+    fn close_session(&mut self, peer: PeerId) -> Option<Peer> {
+        let p = self.peers.remove(&peer)?;
         if !p.out.add_path.is_empty() {
             self.add_path_sessions -= 1;
         }
         self.transmits.retain(|t| t.peer != peer);
-        self.exports.forget_source(&p.source);
+        if !self
+            .stale
+            .get(&peer)
+            .is_some_and(|s| s.sources.iter().any(|x| Arc::ptr_eq(x, &p.source)))
+        {
+            self.exports.forget_source(&p.source);
+        }
         self.exports.leave(p.out.class);
-        drop(p);
         self.sweep();
+        Some(p)
     }
 
     /// An UPDATE from `peer`'s session.
     pub fn update(&mut self, peer: PeerId, u: &Update, now: Instant) {
+        if let Some(f) = u.end_of_rib_family() {
+            self.sweep_stale(peer, Some(f), now);
+        }
         let Some(p) = self.peers.get(&peer) else { return };
         let source = p.source.clone();
         let allow = p.allow_local_as;
