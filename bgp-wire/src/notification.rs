@@ -14,6 +14,10 @@ use crate::error::{DecodeError, NotificationError};
 pub const CEASE: u8 = 6;
 pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
 pub const ADMINISTRATIVE_RESET: u8 = 4;
+/// Cease subcodes of RFC 4486 §4 for a peer removed or changed by
+/// configuration.
+pub const PEER_DECONFIGURED: u8 = 3;
+pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
 
 /// A NOTIFICATION message.
 #[derive(Clone, Debug, PartialEq, Eq)]

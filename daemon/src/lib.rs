@@ -33,4 +33,5 @@ pub mod control;
 pub mod kernel;
 pub mod peer;
 pub mod rde;
+pub mod reload;
 pub mod supervisor;

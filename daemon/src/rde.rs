@@ -83,6 +83,13 @@ pub enum RdeMsg {
     Recovery(oneshot::Sender<Option<RecoveryView>>),
     /// Exit without `persist`: remove our routes from the kernel, then answer.
     FlushKernel(oneshot::Sender<()>),
+    /// A reload: the new configuration, the peers' names, and peers whose
+    /// rules changed with their session kept.
+    Reconfigure {
+        cfg: Box<Config>,
+        names: HashMap<PeerId, String>,
+        peers: Vec<(PeerId, rib::PeerPolicy)>,
+    },
 }
 
 /// A graceful-restart peer lost its session (RFC 4724 §4.2).
@@ -237,6 +244,7 @@ pub fn spawn(
         recovery,
         timer: tx.downgrade(),
         stale_timers: HashMap::new(),
+        cfg: cfg.clone(),
     };
     std::thread::Builder::new().name("rde".into()).spawn(move || {
         rt.block_on(async move {
@@ -300,6 +308,8 @@ struct Shell {
     timer: mpsc::WeakUnboundedSender<RdeMsg>,
     /// The generation of each restarting peer's timer.
     stale_timers: HashMap<PeerId, u64>,
+    /// The configuration running, for reloads.
+    cfg: Config,
 }
 
 impl Shell {
@@ -386,6 +396,13 @@ impl Shell {
                         r.wait.as_secs(),
                         r.waiting.len()
                     );
+                }
+            }
+            RdeMsg::Reconfigure { cfg, names, peers } => {
+                self.names = names;
+                self.reconfigure(*cfg, now);
+                for (peer, pp) in peers {
+                    self.engine.set_peer_policy(peer, pp, now);
                 }
             }
             RdeMsg::FlushKernel(reply) => {
@@ -512,6 +529,45 @@ impl Shell {
                 r.started.elapsed().as_millis()
             );
             let _ = f.writer.tx.send(KernelCmd::Sweep);
+        }
+    }
+
+    /// Applies a reload's routes and rules: static routes added, changed
+    /// and removed, new export rules (every session is told what it should
+    /// now hold, without a new session), new kernel rules (every prefix is
+    /// given to the kernel again).
+    fn reconfigure(&mut self, new: Config, now: Instant) {
+        let old = std::mem::replace(&mut self.cfg, new);
+        let new = &self.cfg;
+        for s in &old.statics {
+            if !new.statics.iter().any(|t| t.prefix == s.prefix) {
+                self.engine.remove_local(&s.prefix, now);
+            }
+        }
+        for s in &new.statics {
+            if !old.statics.contains(s) {
+                let r = LocalRoute {
+                    next_hop: s.via,
+                    communities: s.communities.clone(),
+                    local_pref: s.local_pref,
+                };
+                self.engine.add_local(s.prefix, r, now);
+            }
+        }
+        if (old.local(), old.export_filter()) != (new.local(), new.export_filter()) {
+            self.engine.set_policy(new.local(), new.export_filter());
+        }
+        if let (Some(f), Some(k)) = (&mut self.fib, &new.kernel) {
+            let found = self
+                .ifaces
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .subnets_of(IpAddr::V4(new.router_id.0));
+            let policy = new.fib_policy(k, &found);
+            if policy != f.policy {
+                f.policy = policy;
+                self.engine.resend(f.sub);
+            }
         }
     }
 

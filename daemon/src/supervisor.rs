@@ -1,59 +1,111 @@
 //! Starting and stopping the whole daemon: the engine's thread, a task per
-//! peer, the listeners, the control socket, and the order of shutdown.
+//! peer, the listeners, the control socket, the order of shutdown, and
+//! reloads ([`crate::reload`]) in between.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{error, info};
 
-use crate::config::{Config, PeerIds};
+use crate::config::{Config, PeerIds, PeerSettings};
+use crate::control::query::ReloadRequest;
 use crate::control::Daemon;
-use crate::peer::Command;
+use crate::peer::{Command, PeerHandle};
+use crate::rde::RdeMsg;
 
-/// Runs `ternd` with a checked configuration until SIGTERM or SIGINT.
-/// `restarted` (`ternd -R`): we restarted and kept our forwarding state,
-/// so peers are told so (RFC 4724) and recovery waits for them.
-pub async fn run(cfg: Config, restarted: bool) -> std::io::Result<()> {
-    let listeners = crate::peer::listener::bind(&cfg)?;
+/// The running daemon, as a reload changes it.
+pub struct Node {
+    pub(crate) cfg: Config,
+    /// The file the configuration came from (what `configure` reads again).
+    pub(crate) path: PathBuf,
+    pub(crate) ids: PeerIds,
+    pub(crate) peers: Arc<RwLock<Vec<PeerHandle>>>,
+    pub(crate) listeners: Vec<JoinHandle<()>>,
+    pub(crate) rde: mpsc::UnboundedSender<RdeMsg>,
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    pub(crate) restarted: bool,
+    pub(crate) daemon: Arc<Daemon>,
+}
+
+impl Node {
+    /// Starts a peer's task under its stable number.
+    pub(crate) fn spawn_peer(&mut self, p: &PeerSettings) -> PeerHandle {
+        let id = self.ids.id(&p.name);
+        let seed = u64::from(u32::from(self.cfg.router_id.0)) << 16 ^ u64::from(id.0);
+        let mut f = self.cfg.fsm_config(p);
+        // The R bit, and the F bit for each family: our routes stayed in
+        // the kernel (RFC 4724 §3).
+        f.restarting = self.restarted && self.cfg.kernel.as_ref().is_some_and(|k| k.persist);
+        crate::peer::task::spawn(id, p.clone(), f, seed, self.rde.clone(), self.in_flight.clone())
+    }
+
+    /// The peers' names by number, for the engine.
+    pub(crate) fn names(&self) -> HashMap<rib::PeerId, String> {
+        self.peers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|p| (p.id, p.name.clone()))
+            .collect()
+    }
+
+    /// Binds the configuration's listen addresses and serves them.
+    pub(crate) fn listen(&mut self) -> std::io::Result<()> {
+        for l in self.listeners.drain(..) {
+            l.abort();
+        }
+        for l in crate::peer::listener::bind(&self.cfg)? {
+            self.listeners
+                .push(tokio::spawn(crate::peer::listener::serve(l, self.peers.clone())));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `ternd` with a checked configuration, read from `path`, until
+/// SIGTERM or SIGINT; SIGHUP reloads it. `restarted` (`ternd -R`): we
+/// restarted and kept our forwarding state, so peers are told so (RFC
+/// 4724) and recovery waits for them.
+pub async fn run(path: PathBuf, cfg: Config, restarted: bool) -> std::io::Result<()> {
     let mut ids = PeerIds::default();
-    let named: Vec<_> = cfg.peers.iter().map(|p| (ids.id(&p.name), p)).collect();
-    let names: HashMap<_, _> = named.iter().map(|(id, p)| (*id, p.name.clone())).collect();
+    let names: HashMap<_, _> = cfg.peers.iter().map(|p| (ids.id(&p.name), p.name.clone())).collect();
     let in_flight = crate::rde::in_flight();
     let rde = crate::rde::spawn(&cfg, names, in_flight.clone(), restarted)?;
-    let mut peers = Vec::new();
-    for (id, p) in named {
-        let seed = u64::from(u32::from(cfg.router_id.0)) << 16 ^ u64::from(id.0);
-        peers.push(crate::peer::task::spawn(
-            id,
-            p.clone(),
-            {
-                let mut f = cfg.fsm_config(p);
-                // The R bit, and the F bit for each family: our routes
-                // stayed in the kernel (RFC 4724 §3).
-                f.restarting = restarted && cfg.kernel.as_ref().is_some_and(|k| k.persist);
-                f
-            },
-            seed,
-            rde.clone(),
-            in_flight.clone(),
-        ));
-    }
     let now = SystemTime::now();
-    let (down_tx, mut down_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (down_tx, mut down_rx) = mpsc::unbounded_channel();
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<ReloadRequest>();
+    let peers = Arc::new(RwLock::new(Vec::new()));
     let daemon = Arc::new(Daemon {
-        router_id: cfg.router_id,
+        router_id: std::sync::Mutex::new(cfg.router_id),
         started: now,
-        reconfigured: now,
+        reconfigured: std::sync::Mutex::new(now),
         peers: peers.clone(),
         down: down_tx,
+        reload: reload_tx,
         rde: rde.clone(),
     });
-    let shared = Arc::new(peers);
-    for l in listeners {
-        tokio::spawn(crate::peer::listener::serve(l, shared.clone()));
+    let mut node = Node {
+        cfg,
+        path,
+        ids,
+        peers,
+        listeners: Vec::new(),
+        rde,
+        in_flight,
+        restarted,
+        daemon: daemon.clone(),
+    };
+    let configured = node.cfg.peers.clone();
+    for p in &configured {
+        let h = node.spawn_peer(p);
+        node.peers.write().unwrap_or_else(|e| e.into_inner()).push(h);
     }
-    let ctl_path = cfg.ctl_socket.clone();
+    node.listen()?;
+    let ctl_path = node.cfg.ctl_socket.clone();
     let ctl = {
         let d = daemon.clone();
         let path = ctl_path.clone();
@@ -65,21 +117,39 @@ pub async fn run(cfg: Config, restarted: bool) -> std::io::Result<()> {
     };
     info!(
         "ternd started: router id {}, AS {}, {} peers",
-        cfg.router_id,
-        cfg.asn,
-        cfg.peers.len()
+        node.cfg.router_id,
+        node.cfg.asn,
+        node.cfg.peers.len()
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     // SIGTERM is a restart or an upgrade: graceful-restart peers keep our
     // routes (RFC 4724). `down` decommissions: everyone gets a Cease.
-    let how = tokio::select! {
-        _ = term.recv() => { info!("SIGTERM: shutting down"); Command::Shutdown }
-        _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); Command::Shutdown }
-        _ = down_rx.recv() => { info!("down requested on the control socket: shutting down"); Command::Decommission }
+    let how = loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break Command::Shutdown }
+            _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); break Command::Shutdown }
+            _ = down_rx.recv() => {
+                info!("down requested on the control socket: shutting down");
+                break Command::Decommission
+            }
+            _ = hup.recv() => {
+                info!("SIGHUP: reading the configuration again");
+                node.reload(false, None).await;
+            }
+            Some(r) = reload_rx.recv() => {
+                let outcome = node.reload(r.check, r.file).await;
+                let _ = r.reply.send(outcome);
+            }
+        }
     };
     // All peers at once: each waits up to 2 s for its peer to close.
     let decommission = matches!(how, Command::Decommission);
-    let stops: Vec<_> = shared
+    let stops: Vec<_> = node
+        .peers
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
         .iter()
         .cloned()
         .map(|p| {
@@ -96,9 +166,9 @@ pub async fn run(cfg: Config, restarted: bool) -> std::io::Result<()> {
     for s in stops {
         let _ = s.await;
     }
-    if cfg.kernel.as_ref().is_some_and(|k| !k.persist) {
+    if node.cfg.kernel.as_ref().is_some_and(|k| !k.persist) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if rde.send(crate::rde::RdeMsg::FlushKernel(tx)).is_ok() {
+        if node.rde.send(RdeMsg::FlushKernel(tx)).is_ok() {
             let _ = rx.await;
         }
     }

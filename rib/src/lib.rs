@@ -48,7 +48,7 @@ impl std::fmt::Display for PeerId {
 
 pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, IgpCost, Protocol, Reason, Route, Source};
-pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, Session, SubscriberId};
+pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, PeerPolicy, Session, SubscriberId};
 pub use out::Transmit;
 pub use policy::{check_import, export, ExportClass, Ineligible, Local, PrefixFilter, Target};
 pub use table::{Delta, SlotId, Table};

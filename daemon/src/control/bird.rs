@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use bgp_wire::attributes::Origin;
 
-use super::query::{CtlError, Memory, Outcome, Protocol, RouteAnswer, Status};
+use super::query::{CtlError, Memory, Outcome, Protocol, ReloadOutcome, RouteAnswer, Status};
 use crate::kernel::LearnedKind;
 use crate::rde::RouteView;
 
@@ -189,6 +189,30 @@ fn origin_word(o: Option<Origin>) -> &'static str {
         Some(Origin::Egp) => "EGP",
         _ => "Incomplete",
     }
+}
+
+/// `configure`, as BIRD 1.6 answers it: `0002-Reading configuration
+/// from FILE`, then `0003 Reconfigured`, `0020 Configuration OK`, or the
+/// errors under 8002 and nothing changed.
+pub fn configure(o: &ReloadOutcome) -> Reply {
+    let mut r = Reply::default();
+    match o {
+        ReloadOutcome::Reconfigured { file, .. } => {
+            r.line(2, format!("Reading configuration from {file}"));
+            r.line(3, "Reconfigured");
+        }
+        ReloadOutcome::Checked { file } => {
+            r.line(2, format!("Reading configuration from {file}"));
+            r.line(20, "Configuration OK");
+        }
+        ReloadOutcome::Invalid { file, errors } => {
+            r.line(2, format!("Reading configuration from {file}"));
+            for e in errors {
+                r.line(8002, e.clone());
+            }
+        }
+    }
+    r
 }
 
 pub fn routes(answer: &RouteAnswer, all: bool) -> Reply {

@@ -74,6 +74,7 @@ enum Answer {
     Routes(bool, query::RouteAnswer),
     Memory(query::Memory),
     Outcomes(Vec<query::Outcome>),
+    Configure(query::ReloadOutcome),
     Down,
 }
 
@@ -99,6 +100,16 @@ async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
                 _ => return Err(CtlError::Syntax),
             };
             Answer::Protocols(query::protocols(d, sel, all).await?)
+        }
+        ["configure", rest @ ..] => {
+            let (check, file) = match rest {
+                [] | ["soft"] => (false, None),
+                ["check"] => (true, None),
+                [f] | ["soft", f] if f.starts_with('"') => (false, Some(f[1..].into())),
+                ["check", f] if f.starts_with('"') => (true, Some(f[1..].into())),
+                _ => return Err(CtlError::Syntax),
+            };
+            Answer::Configure(query::configure(d, check, file).await?)
         }
         [verb @ ("enable" | "disable" | "restart"), target, rest @ ..] => {
             let message = match (*verb, rest) {
@@ -127,6 +138,7 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
                     Answer::Routes(_, r) => json::routes(r),
                     Answer::Memory(m) => json::memory(m),
                     Answer::Outcomes(o) => json::outcomes(o),
+                    Answer::Configure(c) => serde_json::to_value(c).unwrap_or_default(),
                     Answer::Down => serde_json::json!({ "status": "Shutdown requested" }),
                 };
                 Reply::single(json::JSON_CODE, v.to_string())
@@ -140,6 +152,7 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
         Ok(Answer::Routes(all, r)) => bird::routes(&r, all),
         Ok(Answer::Memory(m)) => bird::memory(&m),
         Ok(Answer::Outcomes(o)) => bird::outcomes(&o),
+        Ok(Answer::Configure(c)) => bird::configure(&c),
         Ok(Answer::Down) => Reply::single(7, "Shutdown requested"),
         Err(e) => Reply::error(&e),
     }

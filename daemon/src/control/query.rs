@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use rib::{MemoryCounts, PeerCounts, PeerId};
@@ -16,14 +17,45 @@ use crate::rde::{RdeMsg, RouteQuery, RouteView};
 
 /// Everything the control socket needs of the daemon.
 pub struct Daemon {
-    pub router_id: bgp_wire::RouterId,
+    pub router_id: std::sync::Mutex<bgp_wire::RouterId>,
     pub started: SystemTime,
-    pub reconfigured: SystemTime,
-    pub peers: Vec<PeerHandle>,
+    pub reconfigured: std::sync::Mutex<SystemTime>,
+    /// The peers now configured (a reload changes them).
+    pub peers: Arc<RwLock<Vec<PeerHandle>>>,
     /// Asks the daemon to stop (the `down` command).
     pub down: tokio::sync::mpsc::UnboundedSender<()>,
+    /// Asks the daemon to read its configuration again (`configure`).
+    pub reload: tokio::sync::mpsc::UnboundedSender<ReloadRequest>,
     /// The engine, for routes and counters.
     pub rde: tokio::sync::mpsc::UnboundedSender<RdeMsg>,
+}
+
+impl Daemon {
+    /// The peers now configured.
+    pub fn peers(&self) -> Vec<PeerHandle> {
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// `configure [check] ["FILE"]`: read a configuration (the running one's
+/// file by default) and apply it, or only check it.
+#[derive(Debug)]
+pub struct ReloadRequest {
+    pub check: bool,
+    pub file: Option<std::path::PathBuf>,
+    pub reply: oneshot::Sender<ReloadOutcome>,
+}
+
+/// What a reload did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// Applied: what changed, in words.
+    Reconfigured { file: String, changes: Vec<String> },
+    /// `configure check`: the file is good.
+    Checked { file: String },
+    /// The file is bad: nothing changed.
+    Invalid { file: String, errors: Vec<String> },
 }
 
 /// Why a command could not be answered, with BIRD's reply code.
@@ -199,30 +231,43 @@ pub async fn status(d: &Daemon) -> Status {
     Status {
         recovery,
         version: super::VERSION,
-        router_id: d.router_id.to_string(),
+        router_id: d.router_id.lock().map(|r| r.to_string()).unwrap_or_default(),
         server_time: SystemTime::now(),
         last_reboot: d.started,
-        last_reconfiguration: d.reconfigured,
+        last_reconfiguration: *d.reconfigured.lock().unwrap_or_else(|e| e.into_inner()),
         status: "Daemon is up and running",
     }
 }
 
 /// The protocols a name or `"pattern"` selects (all for `None`).
-pub fn select<'a>(d: &'a Daemon, arg: Option<&str>) -> Result<Vec<&'a PeerHandle>, CtlError> {
+pub fn select(d: &Daemon, arg: Option<&str>) -> Result<Vec<PeerHandle>, CtlError> {
+    let peers = d.peers();
     let Some(arg) = arg else {
-        return Ok(d.peers.iter().collect());
+        return Ok(peers);
     };
     if let Some(pat) = arg.strip_prefix('"') {
-        let v: Vec<&PeerHandle> = d.peers.iter().filter(|p| super::glob::matches(pat, &p.name)).collect();
+        let v: Vec<PeerHandle> = peers
+            .into_iter()
+            .filter(|p| super::glob::matches(pat, &p.name))
+            .collect();
         if v.is_empty() {
             return Err(CtlError::NoMatch);
         }
         return Ok(v);
     }
-    match d.peers.iter().find(|p| p.name == arg) {
+    match peers.into_iter().find(|p| p.name == arg) {
         Some(p) => Ok(vec![p]),
         None => Err(CtlError::NotAProtocol(arg.to_string())),
     }
+}
+
+/// `configure`: asks the supervisor, which owns the running configuration.
+pub async fn configure(d: &Daemon, check: bool, file: Option<std::path::PathBuf>) -> Result<ReloadOutcome, CtlError> {
+    let (tx, rx) = oneshot::channel();
+    d.reload
+        .send(ReloadRequest { check, file, reply: tx })
+        .map_err(|_| CtlError::TableUnavailable)?;
+    rx.await.map_err(|_| CtlError::TableUnavailable)
 }
 
 async fn ask<T: Default>(d: &Daemon, make: impl FnOnce(oneshot::Sender<T>) -> RdeMsg) -> Option<T> {
@@ -356,7 +401,7 @@ pub async fn routes(d: &Daemon, args: &[&str]) -> Result<(bool, RouteAnswer), Ct
                 i += 1;
             }
             ("protocol", Some(n)) => {
-                if !d.peers.iter().any(|p| p.name == *n)
+                if !d.peers().iter().any(|p| p.name == *n)
                     && *n != crate::rde::STATIC_PROTOCOL
                     && *n != crate::rde::KERNEL_PROTOCOL
                 {

@@ -69,7 +69,7 @@ fn bind_one(cfg: &Config, addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts on `listener` forever.
-pub async fn serve(listener: TcpListener, peers: Arc<Vec<PeerHandle>>) {
+pub async fn serve(listener: TcpListener, peers: Arc<std::sync::RwLock<Vec<PeerHandle>>>) {
     loop {
         let (stream, from) = match listener.accept().await {
             Ok(x) => x,
@@ -80,7 +80,13 @@ pub async fn serve(listener: TcpListener, peers: Arc<Vec<PeerHandle>>) {
             }
         };
         let ip = from.ip().to_canonical();
-        match peers.iter().find(|p| p.address == ip) {
+        let peer = peers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|p| p.address == ip)
+            .cloned();
+        match peer {
             Some(p) => {
                 let _ = p.accept.send(stream);
             }

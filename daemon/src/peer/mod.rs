@@ -83,6 +83,15 @@ pub enum Command {
     /// Daemon shutdown by the operator (`down`, `ternc shutdown`): every
     /// peer gets Cease / Administrative Shutdown.
     Decommission,
+    /// A reload removed the peer (Cease / Peer De-configured) or changed
+    /// what its session depends on (Cease / Other Configuration Change):
+    /// the task ends; a changed peer gets a new one.
+    Deconfigure {
+        subcode: u8,
+    },
+    /// A reload changed settings the session does not depend on; they
+    /// apply from now on.
+    Update(Box<crate::config::PeerSettings>),
 }
 
 /// What a command did, in BIRD's words.

@@ -135,7 +135,10 @@ impl Task {
             tokio::select! {
                 c = commands.recv() => match c {
                     Some((cmd, reply)) => {
-                        let stop = matches!(cmd, Command::Shutdown | Command::Decommission);
+                        let stop = matches!(
+                            cmd,
+                            Command::Shutdown | Command::Decommission | Command::Deconfigure { .. }
+                        );
                         let r = self.command(cmd);
                         if stop {
                             // Wait (a little) for our writers to flush and each
@@ -206,6 +209,17 @@ impl Task {
                     "ternd shut down by the operator",
                 );
                 self.feed(Event::Stop { notification: Some(n) });
+                CommandResult::Done
+            }
+            Command::Deconfigure { subcode } => {
+                let n = Notification::new(bgp_wire::notification::CEASE, subcode, bytes::Bytes::new());
+                info!(peer = %self.name, "{} by a reload", n.description());
+                self.feed(Event::Stop { notification: Some(n) });
+                CommandResult::Done
+            }
+            Command::Update(settings) => {
+                self.set_status(|s| s.description = settings.description.clone());
+                self.settings = *settings;
                 CommandResult::Done
             }
             Command::Shutdown => {

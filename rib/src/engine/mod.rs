@@ -75,6 +75,15 @@ pub struct Session {
     pub preserved: Vec<Family>,
 }
 
+/// A peer's rules that a reload can change without a new session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerPolicy {
+    pub rr_client: bool,
+    pub next_hop_self: bool,
+    pub allow_local_as: u8,
+    pub local_address6: Option<IpAddr>,
+}
+
 /// A route this node originates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LocalRoute {
@@ -464,6 +473,59 @@ impl Engine {
             }
             self.drain(id);
         }
+    }
+
+    /// A peer's export and import rules changed (a reload): what it is sent
+    /// is evaluated again, and with another reflection role its routes are
+    /// taken as from a client (or not) from now on. The session stays up.
+    pub fn set_peer_policy(&mut self, peer: PeerId, pp: PeerPolicy, now: Instant) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        p.allow_local_as = usize::from(pp.allow_local_as);
+        let mut target = p.out.target.clone();
+        target.rr_client = pp.rr_client;
+        target.next_hop_self = pp.next_hop_self;
+        target.local_address6 = pp.local_address6;
+        let old_source = p.source.clone();
+        if target != p.out.target {
+            let old = p.out.class;
+            p.out.target = target.clone();
+            p.out.class = self.exports.join(&target);
+            self.exports.leave(old);
+        }
+        if old_source.rr_client != pp.rr_client {
+            let source = Arc::new(Source {
+                rr_client: pp.rr_client,
+                ..(*old_source).clone()
+            });
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.source = source.clone();
+            }
+            let mine: Vec<(Prefix, Route)> = self
+                .table
+                .iter()
+                .flat_map(|(prefix, routes)| {
+                    routes
+                        .iter()
+                        .filter(|r| Arc::ptr_eq(&r.source, &old_source))
+                        .map(|r| (*prefix, r.clone()))
+                })
+                .collect();
+            for (prefix, r) in mine {
+                let d = self.table.update(
+                    prefix,
+                    Route {
+                        source: source.clone(),
+                        ..r
+                    },
+                );
+                self.record(&d, now);
+            }
+            self.exports.forget_source(&old_source);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.out.mark_all(&self.table, None);
+        }
+        self.drain(peer);
     }
 
     /// `bytes` of UPDATEs from this engine were written to `peer`'s session.

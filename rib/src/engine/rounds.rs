@@ -98,6 +98,15 @@ impl Engine {
         out
     }
 
+    /// The consumer is to be given every prefix again (its rules changed).
+    pub fn resend(&mut self, sub: SubscriberId) {
+        if let Some(s) = self.subscribers.get_mut(sub.0) {
+            for (slot, _) in self.table.slots() {
+                s.pending.insert(slot.0);
+            }
+        }
+    }
+
     /// The consumer has been given every change so far (none is waiting
     /// for a round either).
     pub fn subscriber_idle(&self, sub: SubscriberId) -> bool {

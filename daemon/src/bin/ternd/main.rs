@@ -129,7 +129,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(daemon::supervisor::run(cfg, cli.restarted)) {
+    match rt.block_on(daemon::supervisor::run(path, cfg, cli.restarted)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ternd: {e}");
