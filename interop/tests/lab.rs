@@ -85,3 +85,36 @@ fn reflected_routes_carry_originator_id_and_cluster_list() {
     );
     assert!(all.contains(&format!("from {rr}")), "learned from the reflector: {all}");
 }
+
+/// `ternd lab --netns`: real kernels, pods that ping each other, also
+/// through a `kill -9` and restart of one node.
+#[test]
+fn lab_netns_pods_reach_each_other_through_a_restart() {
+    if interop::netns::skip_without(&["ip", "ping"]) {
+        return;
+    }
+    let out = Command::new(interop::ternd_bin())
+        .args(["lab", "--netns", "--nodes", "4", "--duration", "0", "--timeout", "60"])
+        .args(["--restart-node", "2"])
+        .output()
+        .expect("ternd lab --netns runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("ping: every pod reaches every other (12 pairs)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("10.244.2.0/26 via 10.199.0.2 dev eth0 proto bird"),
+        "{text}"
+    );
+    assert!(text.contains("10.244.1.10/32     dev cali1 [kernel1"), "{text}");
+    let worst = text
+        .lines()
+        .find(|l| l.starts_with("ping during the restart"))
+        .and_then(|l| l.split("at most ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(worst.is_some_and(|w| w <= 1), "at most one lost ping per pair: {text}");
+}

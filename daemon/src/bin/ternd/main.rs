@@ -6,6 +6,7 @@
 #[path = "../ternc/client.rs"]
 mod client;
 mod lab;
+mod lab_netns;
 mod malloc;
 
 use std::path::PathBuf;
@@ -54,6 +55,14 @@ enum Sub {
         /// Give up if not converged after this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Real kernels (root): each node in a network namespace with a
+        /// pod; routes go into the kernel and pods ping each other.
+        #[arg(long)]
+        netns: bool,
+        /// With --netns: kill node K's ternd with -9 and start it again
+        /// with -R while every pod pings every other.
+        #[arg(long, value_name = "K", requires = "netns")]
+        restart_node: Option<usize>,
     },
 }
 
@@ -66,8 +75,27 @@ fn main() -> ExitCode {
         net,
         duration,
         timeout,
+        netns,
+        restart_node,
     }) = cli.command
     {
+        if netns {
+            if !(2..=50).contains(&nodes) {
+                eprintln!("ternd lab --netns: --nodes 2..50");
+                return ExitCode::from(2);
+            }
+            let o = lab_netns::Options {
+                nodes,
+                timeout: std::time::Duration::from_secs(timeout),
+                duration: duration.map(std::time::Duration::from_secs),
+                restart_node,
+            };
+            return if lab_netns::run(&o) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
         let parts: Vec<u8> = net.split('.').filter_map(|x| x.parse().ok()).collect();
         if !(2..=250).contains(&nodes) || parts.len() != 2 {
             eprintln!("ternd lab: --nodes 2..250 and --net X.Y (addresses 127.X.Y.n)");
