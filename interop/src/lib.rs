@@ -5,6 +5,7 @@
 //! Every test picks its own 127.x.y.z addresses and ports, so tests run in
 //! parallel without meeting.
 
+pub mod kernel;
 pub mod netns;
 pub mod speaker;
 
