@@ -630,7 +630,11 @@ impl Shell {
                         .or(k.hops.first().map(|h| h.1))
                         .and_then(|i| ifaces.name(i))
                         .map(str::to_string),
-                    None => r.attrs.next_hop.and_then(|nh| ifaces.iface_for(nh)).map(str::to_string),
+                    None => r.attrs.next_hop.and_then(|nh| match r.source.link {
+                        // A link-local next hop is on the session's interface.
+                        Some(i) if rib::fib::is_link_local(&nh) => ifaces.name(i).map(str::to_string),
+                        _ => ifaces.iface_for(nh).map(str::to_string),
+                    }),
                 };
                 out.push(RouteView {
                     prefix: p,

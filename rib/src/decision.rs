@@ -33,6 +33,9 @@ pub struct Source {
     pub ebgp: bool,
     /// The peer is our route reflection client.
     pub rr_client: bool,
+    /// The interface index of a session over IPv6 link-local addresses:
+    /// where a link-local next hop of its routes is.
+    pub link: Option<u32>,
 }
 
 /// The IGP cost to a route's next hop (RFC 4271 §9.1.2.2 e), where known.

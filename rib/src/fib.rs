@@ -72,6 +72,8 @@ pub struct NextHop {
     pub gateway: IpAddr,
     /// Through the IPIP tunnel device, `onlink`.
     pub tunnel: bool,
+    /// The interface of an IPv6 link-local gateway (the session's).
+    pub dev: Option<u32>,
 }
 
 impl FibPolicy {
@@ -105,12 +107,16 @@ impl FibPolicy {
             .iter()
             .take(if self.merge_paths { usize::MAX } else { 1 })
             .filter(|r| std::ptr::eq(*r, best) || mergeable(best, r))
-            .filter_map(|r| r.attrs.next_hop)
+            .filter_map(|r| Some((r.attrs.next_hop?, r.source.link)))
             // A next hop of the other family needs RFC 8950 routes
             // (RTA_VIA), which are not installed.
-            .filter(|nh| nh.is_ipv4() == v4)
-            .map(|gateway| NextHop {
+            .filter(|(nh, _)| nh.is_ipv4() == v4)
+            // A link-local gateway means something only with its
+            // interface: the session's.
+            .filter(|(nh, link)| !is_link_local(nh) || link.is_some())
+            .map(|(gateway, link)| NextHop {
                 gateway,
+                dev: if is_link_local(&gateway) { link } else { None },
                 tunnel: v4
                     && match ipip {
                         Encap::Never => false,
@@ -123,6 +129,12 @@ impl FibPolicy {
         hops.dedup_by_key(|h| h.gateway);
         hops
     }
+}
+
+/// An IPv6 link-local address (fe80::/10): it means something only on
+/// one interface.
+pub fn is_link_local(a: &IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 /// Whether `r` is as good as `best` for forwarding: both learned over BGP

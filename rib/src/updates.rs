@@ -116,6 +116,13 @@ pub fn received(u: &Update) -> Received {
         let mut m = base_attrs(a);
         m.next_hop = match &mp.next_hop {
             NextHop::V4(x) => Some(IpAddr::V4(*x)),
+            // RFC 2545 §3: the global address; a speaker without one (a
+            // session over link-local addresses only) sends `::` and its
+            // link-local address beside it.
+            NextHop::V6 {
+                global,
+                link_local: Some(ll),
+            } if global.is_unspecified() => Some(IpAddr::V6(*ll)),
             NextHop::V6 { global, .. } => Some(IpAddr::V6(*global)),
             NextHop::Opaque(_) => None,
         };

@@ -99,6 +99,7 @@ impl Net {
             next_hop_self: false,
             allow_local_as: 0,
             preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            link: None,
         };
         self.e.peer_up(PeerId(n), self.epoch, s, self.now);
         self.deliver();

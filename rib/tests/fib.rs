@@ -25,6 +25,7 @@ fn bgp(peer: u32, nh: &str, as_path: &[u32]) -> Route {
         peer_router_id: RouterId(format!("1.1.1.{peer}").parse().unwrap()),
         ebgp: false,
         rr_client: false,
+        link: None,
     });
     route(source, Some(ip(nh)), as_path)
 }
@@ -49,6 +50,7 @@ fn hop(gw: &str, tunnel: bool) -> NextHop {
     NextHop {
         gateway: ip(gw),
         tunnel,
+        dev: None,
     }
 }
 
@@ -156,6 +158,7 @@ fn the_nodes_own_routes_are_never_installed() {
         peer_router_id: RouterId("9.9.9.9".parse().unwrap()),
         ebgp: false,
         rr_client: false,
+        link: None,
     });
     let kernel = Arc::new(Source {
         protocol: Protocol::Kernel,

@@ -56,6 +56,7 @@ fn session(n: u32, add_path: bool) -> Session {
         next_hop_self: false,
         allow_local_as: 0,
         preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        link: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn src(peer: u32, addr: &str, id: &str, ebgp: bool) -> Arc<Source> {
         peer_router_id: rid(id),
         ebgp,
         rr_client: false,
+        link: None,
     })
 }
 
@@ -70,6 +71,7 @@ fn each_decision_step_in_rfc_4271_order() {
         peer_router_id: rid("9.9.9.9"),
         ebgp: false,
         rr_client: false,
+        link: None,
     });
     let base = attrs(|_| {});
     row(

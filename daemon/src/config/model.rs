@@ -71,6 +71,8 @@ pub struct PeerSettings {
     /// identifies the peer across reloads.
     pub name: String,
     pub address: IpAddr,
+    /// The interface of an IPv6 link-local peer (`fe80::1%eth0`).
+    pub interface: Option<String>,
     pub port: u16,
     pub asn: Asn,
     pub local_address: Option<IpAddr>,

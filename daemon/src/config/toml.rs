@@ -221,7 +221,12 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
         } else if !names.insert(name.clone()) {
             errs.at(&p.name, format!("peer.name: {name:?} is configured twice"));
         }
-        let address = match p.address.get_ref().parse::<IpAddr>() {
+        // An IPv6 link-local peer names its interface: `fe80::1%eth0`.
+        let (text, interface) = match p.address.get_ref().split_once('%') {
+            Some((a, i)) => (a, Some(i.to_string())),
+            None => (p.address.get_ref().as_str(), None),
+        };
+        let address = match text.parse::<IpAddr>() {
             Ok(a) => a,
             Err(_) => {
                 errs.at(
@@ -231,6 +236,20 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED)
             }
         };
+        match (rib::fib::is_link_local(&address), &interface) {
+            (true, None) => errs.at(
+                &p.address,
+                format!("peer.address: {address} is link-local: name its interface, as in \"{address}%eth0\""),
+            ),
+            (false, Some(_)) => errs.at(
+                &p.address,
+                "peer.address: only an IPv6 link-local address takes an interface (%IFACE)".into(),
+            ),
+            (true, Some(i)) if i.is_empty() || i.len() > 15 => {
+                errs.at(&p.address, format!("peer.address: {i:?} is not an interface name"))
+            }
+            _ => {}
+        }
         let port = p.port.as_ref().map_or(defaults::PORT, |s| *s.get_ref());
         if !addrs.insert((address, port)) {
             errs.at(
@@ -324,6 +343,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
         peers.push(PeerSettings {
             name,
             address,
+            interface,
             port,
             asn: peer_asn,
             local_address,
@@ -597,5 +617,17 @@ port = 1179
         assert!(parse("t.toml", &bad).unwrap_err()[0]
             .message
             .contains("kernel.protocol"));
+    }
+
+    #[test]
+    fn link_local_peers_name_their_interface() {
+        let ll = GOOD.replace("\"127.0.0.2\"", "\"fe80::2%eth0\"");
+        let c = parse("t.toml", &ll.replace("local_address = \"127.0.0.1\"\n", "")).unwrap();
+        assert_eq!(c.peers[0].interface.as_deref(), Some("eth0"));
+        assert_eq!(c.peers[0].address, "fe80::2".parse::<IpAddr>().unwrap());
+        let e = parse("t.toml", &GOOD.replace("\"127.0.0.2\"", "\"fe80::2\"")).unwrap_err();
+        assert!(e[0].message.contains("name its interface"), "{e:?}");
+        let e = parse("t.toml", &GOOD.replace("\"127.0.0.2\"", "\"127.0.0.2%eth0\"")).unwrap_err();
+        assert!(e[0].message.contains("only an IPv6 link-local"), "{e:?}");
     }
 }

@@ -50,6 +50,8 @@ pub fn install(k: &KernelSettings, prefix: &Prefix, hops: &[NextHop], tunnel: u3
             if one.tunnel {
                 m.attributes.push(RouteAttribute::Oif(tunnel));
                 m.header.flags = RouteFlags::Onlink;
+            } else if let Some(dev) = one.dev {
+                m.attributes.push(RouteAttribute::Oif(dev));
             }
         }
         many => {
@@ -61,6 +63,8 @@ pub fn install(k: &KernelSettings, prefix: &Prefix, hops: &[NextHop], tunnel: u3
                     if h.tunnel {
                         nh.interface_index = tunnel;
                         nh.flags = RouteNextHopFlags::Onlink;
+                    } else if let Some(dev) = h.dev {
+                        nh.interface_index = dev;
                     }
                     nh
                 })
@@ -104,6 +108,7 @@ impl Seen {
             .map(|&(gateway, ifindex, onlink)| NextHop {
                 gateway,
                 tunnel: onlink && Some(ifindex) == tunnel,
+                dev: (rib::fib::is_link_local(&gateway) && ifindex != 0).then_some(ifindex),
             })
             .collect();
         v.sort_unstable();

@@ -80,11 +80,16 @@ pub async fn serve(listener: TcpListener, peers: Arc<std::sync::RwLock<Vec<PeerH
             }
         };
         let ip = from.ip().to_canonical();
+        // A link-local address is only unique with its interface.
+        let scope = match from {
+            SocketAddr::V6(a) => a.scope_id(),
+            SocketAddr::V4(_) => 0,
+        };
         let peer = peers
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .find(|p| p.address == ip)
+            .find(|p| p.address == ip && p.scope.is_none_or(|s| scope == 0 || s == scope))
             .cloned();
         match peer {
             Some(p) => {

@@ -107,6 +107,8 @@ pub struct PeerHandle {
     pub id: rib::PeerId,
     pub name: String,
     pub address: IpAddr,
+    /// The interface index of a link-local peer, when it exists.
+    pub scope: Option<u32>,
     pub status: Arc<Mutex<PeerStatus>>,
     pub commands: mpsc::UnboundedSender<(Command, oneshot::Sender<CommandResult>)>,
     pub accept: mpsc::UnboundedSender<tokio::net::TcpStream>,

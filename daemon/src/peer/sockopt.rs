@@ -126,10 +126,32 @@ pub async fn connect(p: &PeerSettings) -> io::Result<TcpStream> {
     if let Some(h) = p.ttl_security {
         set_gtsm(&sock, p.address.is_ipv4(), h);
     }
+    let scope = match &p.interface {
+        Some(i) => if_index(i).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("No interface {i}")))?,
+        None => 0,
+    };
     if let Some(local) = p.local_address {
-        sock.bind(SocketAddr::new(local, 0))?;
+        sock.bind(scoped(local, 0, scope))?;
     }
-    sock.connect(SocketAddr::new(p.address, p.port)).await
+    sock.connect(scoped(p.address, p.port, scope)).await
+}
+
+/// A socket address; an IPv6 link-local one carries its interface.
+fn scoped(a: IpAddr, port: u16, scope: u32) -> SocketAddr {
+    match a {
+        IpAddr::V6(v6) if rib::fib::is_link_local(&a) => {
+            SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, scope))
+        }
+        _ => SocketAddr::new(a, port),
+    }
+}
+
+/// The index of interface `name`, if there is one.
+pub fn if_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated string; the call only reads it.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
 }
 
 /// An I/O error as BIRD words it: the system's text without "(os error N)".

@@ -83,6 +83,7 @@ pub fn spawn(
         id,
         name: settings.name.clone(),
         address: settings.address,
+        scope: settings.interface.as_deref().and_then(super::sockopt::if_index),
         status: status.clone(),
         commands: cmd_tx,
         accept: acc_tx,
@@ -516,6 +517,7 @@ impl Task {
                 .filter(|f| f.flags & 0x80 != 0)
                 .map(|f| f.family)
                 .collect(),
+            link: s.interface.as_deref().and_then(super::sockopt::if_index),
         }
     }
 

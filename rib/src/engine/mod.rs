@@ -73,6 +73,8 @@ pub struct Session {
     /// Families whose forwarding state the peer kept through its restart
     /// (F bits of its graceful restart capability, RFC 4724 §3).
     pub preserved: Vec<Family>,
+    /// The interface of a session over IPv6 link-local addresses.
+    pub link: Option<u32>,
 }
 
 /// A peer's rules that a reload can change without a new session.
@@ -218,6 +220,7 @@ impl Engine {
             peer_router_id: local.router_id,
             ebgp: false,
             rr_client: false,
+            link: None,
         });
         let kernel_source = Arc::new(Source {
             protocol: Protocol::Kernel,
@@ -265,6 +268,7 @@ impl Engine {
             peer_router_id: s.peer_router_id,
             ebgp: s.ebgp,
             rr_client: s.rr_client,
+            link: s.link,
         });
         let target = Target {
             peer,
