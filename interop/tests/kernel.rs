@@ -284,13 +284,14 @@ hold_time = 6
         &format!(
             r#"router id {b_addr};
 protocol device {{ }}
+protocol static s4 {{ ipv4; route 10.244.2.0/26 blackhole; }}
 protocol bgp tern {{
   local {b_addr} as 64512;
   neighbor {t_addr} as 64512;
   hold time 6;
   connect delay time 1;
   connect retry time 1;
-  ipv4 {{ import all; export none; }};
+  ipv4 {{ import all; export where source = RTS_STATIC; next hop self; }};
 }}
 "#
         ),
@@ -308,8 +309,23 @@ protocol bgp tern {{
     for never in ["10.244.1.5/32", "10.250.0.5/32", "192.0.2.0/24"] {
         assert!(!got.contains(never), "{never} must not be exported:\n{got}");
     }
-    let shown = t.birdc("show route");
+    // A node with BGP, static and kernel routes: Calico's parser reads
+    // every line and knows every source.
+    let shown = wait_for(CONVERGE, "BIRD's block at ternd", || {
+        let r = t.birdc("show route");
+        r.contains("10.244.2.0/26").then_some(r)
+    });
     let rows = calico_parses(&shown);
+    assert!(
+        rows.iter()
+            .any(|(d, gw, from)| d == "10.244.2.0/26" && gw == &b_addr && from.starts_with("Mesh_")),
+        "{shown}"
+    );
+    assert!(
+        rows.iter()
+            .any(|(d, _, from)| d == "10.244.1.0/26" && from == "static1"),
+        "{shown}"
+    );
     for p in ["10.244.1.5/32", "10.244.7.7/32", "10.250.0.5/32", "192.0.2.0/24"] {
         assert!(
             rows.iter().any(|(d, _, from)| d == p && from == "kernel1"),
@@ -500,5 +516,89 @@ protocol bgp tern {{
     assert!(b.birdc("disable s4").contains("disabled"));
     wait_for(CONVERGE, "withdrawn routes to leave the kernel", || {
         (!ip_route(&lan.nodes[0], "-4").contains("proto bird")).then_some(())
+    });
+}
+
+/// The same prefix from two reflectors (a service address announced by
+/// two nodes, each behind its own reflector): one ECMP route in the
+/// kernel, as `merge paths` makes it, and back to one path when a node
+/// withdraws.
+#[test]
+fn ecmp_through_two_reflectors() {
+    if skip_without(&["bird", "birdc", "ip"]) {
+        return;
+    }
+    let lan = Lan::new(53, 5);
+    let addr = |i: usize| lan.v4(i);
+    let t_addr = addr(0);
+    let dir_t = TempDir::new("ecmp-t");
+    let mut conf =
+        format!("router_id = \"{t_addr}\"\nlisten = [\"{t_addr}:179\"]\nctl_socket = \"{{CTL}}\"\n[kernel]\n");
+    for rr in [1, 2] {
+        conf += &format!(
+            "[[peer]]\nname = \"Node_{}\"\naddress = \"{}\"\nlocal_address = \"{t_addr}\"\npassive = true\nhold_time = 6\n",
+            addr(rr).replace('.', "_"),
+            addr(rr)
+        );
+    }
+    let _t = Ternd::start_in(&dir_t, &conf, Some(&lan.nodes[0]));
+    let session = |name: &str, me: &str, them: &str, extra: &str| {
+        format!(
+            "protocol bgp {name} {{ local {me} as 64512; neighbor {them} as 64512; direct; hold time 6; connect delay time 1; connect retry time 1; {extra} }}\n"
+        )
+    };
+    let mut birds = Vec::new();
+    // Reflectors 2 and 3, each with one node client (4 and 5) and ternd.
+    for (rr, node) in [(1, 3), (2, 4)] {
+        let me = addr(rr);
+        let dir = TempDir::new(&format!("ecmp-rr{rr}"));
+        let c = format!(
+            "router id {me};\nprotocol device {{ }}\n{}{}",
+            session(
+                "tern",
+                &me,
+                &t_addr,
+                "rr client; rr cluster id 244.0.0.1; ipv4 { import all; export all; };"
+            ),
+            session(
+                "node",
+                &me,
+                &addr(node),
+                "rr client; rr cluster id 244.0.0.1; ipv4 { import all; export all; };"
+            )
+        );
+        birds.push((Bird::start_in(&dir, &c, Some(&lan.nodes[rr])), dir));
+    }
+    for (node, rr) in [(3, 1), (4, 2)] {
+        let me = addr(node);
+        let dir = TempDir::new(&format!("ecmp-n{node}"));
+        let c = format!(
+            "router id {me};\nprotocol device {{ }}\nprotocol static svc {{ ipv4; route 10.96.0.10/32 blackhole; }}\n{}",
+            session(
+                "reflector",
+                &me,
+                &addr(rr),
+                "ipv4 { import all; export where source = RTS_STATIC; next hop self; };"
+            )
+        );
+        birds.push((Bird::start_in(&dir, &c, Some(&lan.nodes[node])), dir));
+    }
+    let node = &lan.nodes[0];
+    let ecmp = wait_for(CONVERGE, "one route through both nodes", || {
+        let r = route_of(&ip_route(node, "-4"), "10.96.0.10")?;
+        (r.matches("nexthop").count() == 2).then_some(r)
+    });
+    for n in [3, 4] {
+        assert!(
+            ecmp.contains(&format!("nexthop via {} dev eth0 weight 1", addr(n))),
+            "{ecmp}"
+        );
+    }
+    assert!(ecmp.starts_with("10.96.0.10 proto bird"), "{ecmp}");
+    // One node withdraws: a single next hop is left.
+    assert!(birds[3].0.birdc("disable svc").contains("disabled"));
+    wait_for(CONVERGE, "the ECMP route to shrink", || {
+        let r = route_of(&ip_route(node, "-4"), "10.96.0.10")?;
+        (r.trim() == format!("10.96.0.10 via {} dev eth0 proto bird", addr(3))).then_some(())
     });
 }
