@@ -34,8 +34,12 @@ pub struct PeerConfig {
     pub extended_message: bool,
     /// Graceful restart (RFC 4724): restart time announced, `None` = off.
     pub graceful_restart: Option<u16>,
-    /// We have restarted and kept forwarding state (R and F bits).
+    /// We have restarted (the R bit, RFC 4724 §3): peers need not wait
+    /// for our End-of-RIB before sending theirs.
     pub restarting: bool,
+    /// Our forwarding state survives a restart or a session reset (each
+    /// family's F bit): peers keep our routes while we come back.
+    pub forwarding_preserved: bool,
     /// ADD-PATH both ways for every announced family (Calico's `add paths on`).
     pub add_path: bool,
 }
@@ -62,6 +66,7 @@ impl PeerConfig {
             extended_message: true,
             graceful_restart: Some(120),
             restarting: false,
+            forwarding_preserved: false,
             add_path: true,
         }
     }

@@ -78,7 +78,7 @@ pub fn local_open(cfg: &PeerConfig) -> Open {
         caps.push(Capability::ExtendedMessage);
     }
     if let Some(restart_time) = cfg.graceful_restart {
-        let fwd = if cfg.restarting { 0x80 } else { 0 };
+        let fwd = if cfg.forwarding_preserved { 0x80 } else { 0 };
         caps.push(Capability::GracefulRestart(GracefulRestart {
             flags: if cfg.restarting { 0x8 } else { 0 },
             restart_time: restart_time.min(0x0fff),
@@ -217,4 +217,37 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
         peer_open: theirs.clone(),
         local_open: ours.clone(),
     })
+}
+
+#[cfg(test)]
+mod gr_tests {
+    use super::*;
+    use bgp_wire::{Asn, RouterId};
+
+    fn gr(cfg: &PeerConfig) -> GracefulRestart {
+        local_open(cfg)
+            .capabilities()
+            .find_map(|c| match c {
+                Capability::GracefulRestart(g) => Some(g.clone()),
+                _ => None,
+            })
+            .expect("graceful restart announced")
+    }
+
+    #[test]
+    fn restart_and_forwarding_bits_are_separate() {
+        let mut cfg = PeerConfig::new(Asn(64512), Asn(64512), RouterId("10.0.0.1".parse().unwrap()));
+        let g = gr(&cfg);
+        assert_eq!((g.flags, g.families[0].flags), (0, 0));
+        // A node whose routes stay in the kernel: F on every reconnect, so
+        // a strict peer keeps our routes through a session reset.
+        cfg.forwarding_preserved = true;
+        let g = gr(&cfg);
+        assert_eq!(
+            (g.restart_state(), g.families.iter().all(|f| f.flags == 0x80)),
+            (false, true)
+        );
+        cfg.restarting = true;
+        assert!(gr(&cfg).restart_state());
+    }
 }

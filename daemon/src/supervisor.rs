@@ -37,9 +37,12 @@ impl Node {
         let id = self.ids.id(&p.name);
         let seed = u64::from(u32::from(self.cfg.router_id.0)) << 16 ^ u64::from(id.0);
         let mut f = self.cfg.fsm_config(p);
-        // The R bit, and the F bit for each family: our routes stayed in
-        // the kernel (RFC 4724 §3).
-        f.restarting = self.restarted && self.cfg.kernel.as_ref().is_some_and(|k| k.persist);
+        // RFC 4724 §3. R: this process started after a restart (`-R`);
+        // only the peers configured at start are told. F: our routes stay
+        // in the kernel through a restart or a session reset (`persist`),
+        // or there is no kernel table whose routes could go.
+        f.restarting = self.restarted;
+        f.forwarding_preserved = self.cfg.kernel.as_ref().is_none_or(|k| k.persist);
         crate::peer::task::spawn(id, p.clone(), f, seed, self.rde.clone(), self.in_flight.clone())
     }
 
@@ -104,6 +107,8 @@ pub async fn run(path: PathBuf, cfg: Config, restarted: bool) -> std::io::Result
         let h = node.spawn_peer(p);
         node.peers.write().unwrap_or_else(|e| e.into_inner()).push(h);
     }
+    // Peers added by a reload later are not told we restarted.
+    node.restarted = false;
     node.listen()?;
     let ctl_path = node.cfg.ctl_socket.clone();
     let ctl = {
