@@ -28,6 +28,7 @@
 //!   configuration model, its file, its defaults and its differences;
 //!   [`supervisor`] starts and stops it all.
 
+pub mod calico;
 pub mod config;
 pub mod control;
 pub mod kernel;

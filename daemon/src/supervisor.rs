@@ -13,7 +13,7 @@ use tracing::{error, info};
 
 use crate::config::{Config, PeerIds, PeerSettings};
 use crate::control::query::ReloadRequest;
-use crate::control::Daemon;
+use crate::control::{Daemon, View};
 use crate::peer::{Command, PeerHandle};
 use crate::rde::RdeMsg;
 
@@ -69,11 +69,22 @@ impl Node {
     }
 }
 
+/// How `ternd` was started, besides its configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-R`: we restarted and kept our forwarding state, so peers are told
+    /// so (RFC 4724) and recovery waits for them.
+    pub restarted: bool,
+    /// `--ctl-dir DIR`: also serve `DIR/bird.ctl` (the IPv4 view) and
+    /// `DIR/bird6.ctl` (the IPv6 view), where calico-node's tools look for
+    /// BIRD and BIRD6.
+    pub ctl_dir: Option<PathBuf>,
+}
+
 /// Runs `ternd` with a checked configuration, read from `path`, until
-/// SIGTERM or SIGINT; SIGHUP reloads it. `restarted` (`ternd -R`): we
-/// restarted and kept our forwarding state, so peers are told so (RFC
-/// 4724) and recovery waits for them.
-pub async fn run(path: PathBuf, cfg: Config, restarted: bool) -> std::io::Result<()> {
+/// SIGTERM or SIGINT; SIGHUP reloads it.
+pub async fn run(path: PathBuf, cfg: Config, opts: Options) -> std::io::Result<()> {
+    let restarted = opts.restarted;
     let mut ids = PeerIds::default();
     let names: HashMap<_, _> = cfg.peers.iter().map(|p| (ids.id(&p.name), p.name.clone())).collect();
     let in_flight = crate::rde::in_flight();
@@ -110,16 +121,23 @@ pub async fn run(path: PathBuf, cfg: Config, restarted: bool) -> std::io::Result
     // Peers added by a reload later are not told we restarted.
     node.restarted = false;
     node.listen()?;
-    let ctl_path = node.cfg.ctl_socket.clone();
-    let ctl = {
-        let d = daemon.clone();
-        let path = ctl_path.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::control::serve(&path, d).await {
-                error!("control socket {}: {e}", path.display());
-            }
+    let mut sockets = vec![(node.cfg.ctl_socket.clone(), View::All)];
+    if let Some(dir) = &opts.ctl_dir {
+        sockets.push((dir.join("bird.ctl"), View::V4));
+        sockets.push((dir.join("bird6.ctl"), View::V6));
+    }
+    let ctl: Vec<_> = sockets
+        .iter()
+        .cloned()
+        .map(|(path, view)| {
+            let d = daemon.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::control::serve(&path, d, view).await {
+                    error!("control socket {}: {e}", path.display());
+                }
+            })
         })
-    };
+        .collect();
     info!(
         "ternd started: router id {}, AS {}, {} peers",
         node.cfg.router_id,
@@ -177,7 +195,11 @@ pub async fn run(path: PathBuf, cfg: Config, restarted: bool) -> std::io::Result
             let _ = rx.await;
         }
     }
-    ctl.abort();
-    let _ = std::fs::remove_file(&ctl_path);
+    for c in ctl {
+        c.abort();
+    }
+    for (path, _) in &sockets {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }

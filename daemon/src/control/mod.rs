@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use bird::Reply;
 use query::CtlError;
-pub use query::Daemon;
+pub use query::{Daemon, View};
 
 /// What `show status` and the greeting call us. It must start with `BIRD`
 /// for Calico's liveness check; the version says what really answers.
@@ -78,7 +78,7 @@ enum Answer {
     Down,
 }
 
-async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
+async fn answer(d: &Daemon, view: View, w: &[&str]) -> Result<Answer, CtlError> {
     Ok(match w {
         ["show", "status"] => Answer::Status(query::status(d).await),
         ["down"] => {
@@ -87,7 +87,7 @@ async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
             Answer::Down
         }
         ["show", "route", rest @ ..] => {
-            let (all, r) = query::routes(d, rest).await?;
+            let (all, r) = query::routes(d, view, rest).await?;
             Answer::Routes(all, r)
         }
         ["show", "memory"] => Answer::Memory(query::memory(d).await),
@@ -99,7 +99,7 @@ async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
                 [name] => (false, Some(*name)),
                 _ => return Err(CtlError::Syntax),
             };
-            Answer::Protocols(query::protocols(d, sel, all).await?)
+            Answer::Protocols(query::protocols(d, view, sel, all).await?)
         }
         ["configure", rest @ ..] => {
             let (check, file) = match rest {
@@ -124,13 +124,13 @@ async fn answer(d: &Daemon, w: &[&str]) -> Result<Answer, CtlError> {
 }
 
 /// Runs one command line against the daemon.
-pub async fn execute(d: &Daemon, line: &str) -> Reply {
+pub async fn execute(d: &Daemon, view: View, line: &str) -> Reply {
     let Some(w) = words(line) else {
         return Reply::error(&CtlError::Syntax);
     };
     let w: Vec<&str> = w.iter().map(String::as_str).collect();
     if let ["json", rest @ ..] = w.as_slice() {
-        return match answer(d, rest).await {
+        return match answer(d, view, rest).await {
             Ok(a) => {
                 let v = match &a {
                     Answer::Status(s) => json::status(s),
@@ -146,7 +146,7 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
             Err(e) => Reply::error(&e),
         };
     }
-    match answer(d, &w).await {
+    match answer(d, view, &w).await {
         Ok(Answer::Status(s)) => bird::status(&s),
         Ok(Answer::Protocols(p)) => bird::protocols(&p),
         Ok(Answer::Routes(all, r)) => bird::routes(&r, all),
@@ -159,7 +159,7 @@ pub async fn execute(d: &Daemon, line: &str) -> Reply {
 }
 
 /// Creates the socket (mode 0660) and serves it forever.
-pub async fn serve(path: &Path, d: Arc<Daemon>) -> std::io::Result<()> {
+pub async fn serve(path: &Path, d: Arc<Daemon>, view: View) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -172,14 +172,14 @@ pub async fn serve(path: &Path, d: Arc<Daemon>) -> std::io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((s, _)) => {
-                tokio::spawn(client(s, d.clone()));
+                tokio::spawn(client(s, d.clone(), view));
             }
             Err(e) => warn!("control socket accept: {e}"),
         }
     }
 }
 
-async fn client(s: UnixStream, d: Arc<Daemon>) {
+async fn client(s: UnixStream, d: Arc<Daemon>, view: View) {
     let (rd, mut wr) = s.into_split();
     if wr
         .write_all(format!("0001 {VERSION} ready.\n").as_bytes())
@@ -206,7 +206,7 @@ async fn client(s: UnixStream, d: Arc<Daemon>) {
             .chars()
             .filter(|c| *c != '\r' && *c != '\n')
             .collect();
-        let reply = execute(&d, &line).await;
+        let reply = execute(&d, view, &line).await;
         if wr.write_all(reply.render().as_bytes()).await.is_err() {
             return;
         }

@@ -37,6 +37,30 @@ impl Daemon {
     }
 }
 
+/// What one control socket shows: everything (tern's own socket), or as
+/// BIRD 1.6's two daemons did, IPv4 only (`bird.ctl`) or IPv6 only
+/// (`bird6.ctl`): peers by their address, routes by their prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    All,
+    V4,
+    V6,
+}
+
+impl View {
+    pub fn shows(self, a: IpAddr) -> bool {
+        match self {
+            View::All => true,
+            View::V4 => a.is_ipv4(),
+            View::V6 => a.is_ipv6(),
+        }
+    }
+
+    pub fn shows_prefix(self, p: &bgp_wire::Prefix) -> bool {
+        self.shows(p.addr())
+    }
+}
+
 /// `configure [check] ["FILE"]`: read a configuration (the running one's
 /// file by default) and apply it, or only check it.
 #[derive(Debug)]
@@ -106,6 +130,8 @@ pub struct Status {
     #[serde(serialize_with = "super::json::time")]
     pub last_reconfiguration: SystemTime,
     pub status: &'static str,
+    /// Seconds since the daemon started (for readiness rules).
+    pub uptime: u64,
     /// Graceful restart recovery in progress.
     pub recovery: Option<Recovery>,
 }
@@ -236,6 +262,7 @@ pub async fn status(d: &Daemon) -> Status {
         last_reboot: d.started,
         last_reconfiguration: *d.reconfigured.lock().unwrap_or_else(|e| e.into_inner()),
         status: "Daemon is up and running",
+        uptime: d.started.elapsed().map_or(0, |e| e.as_secs()),
     }
 }
 
@@ -277,8 +304,9 @@ async fn ask<T: Default>(d: &Daemon, make: impl FnOnce(oneshot::Sender<T>) -> Rd
 }
 
 /// `show protocols [all] [NAME|"pattern"]`.
-pub async fn protocols(d: &Daemon, sel: Option<&str>, all: bool) -> Result<Vec<Protocol>, CtlError> {
-    let peers = select(d, sel)?;
+pub async fn protocols(d: &Daemon, view: View, sel: Option<&str>, all: bool) -> Result<Vec<Protocol>, CtlError> {
+    let mut peers = select(d, sel)?;
+    peers.retain(|p| view.shows(p.address));
     let counts: HashMap<PeerId, PeerCounts> = if all {
         ask(d, RdeMsg::Counts).await.unwrap_or_default()
     } else {
@@ -389,7 +417,7 @@ fn session_words(n: &bgp_fsm::Negotiated) -> Vec<&'static str> {
 }
 
 /// `show route [all] [for ADDR] [protocol NAME] [count]`: (all, answer).
-pub async fn routes(d: &Daemon, args: &[&str]) -> Result<(bool, RouteAnswer), CtlError> {
+pub async fn routes(d: &Daemon, view: View, args: &[&str]) -> Result<(bool, RouteAnswer), CtlError> {
     let (mut all, mut count, mut query) = (false, false, RouteQuery::All);
     let mut i = 0;
     while i < args.len() {
@@ -414,9 +442,10 @@ pub async fn routes(d: &Daemon, args: &[&str]) -> Result<(bool, RouteAnswer), Ct
         }
         i += 1;
     }
-    let routes = ask(d, |tx| RdeMsg::Routes(query, tx))
+    let mut routes = ask(d, |tx| RdeMsg::Routes(query, tx))
         .await
         .ok_or(CtlError::TableUnavailable)?;
+    routes.retain(|r| view.shows_prefix(&r.prefix));
     if count {
         let nets: std::collections::HashSet<_> = routes.iter().map(|r| r.prefix).collect();
         return Ok((

@@ -2,6 +2,7 @@
 
 mod client;
 mod decode;
+mod health;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -45,6 +46,17 @@ enum Command {
     Restart { name: String },
     /// Stop the daemon: every peer gets Cease / Administrative Shutdown.
     Shutdown,
+    /// Calico's liveness check (`calico-node -bird-live`): the control
+    /// socket answers as BIRD does. Exit 0 when live.
+    Live,
+    /// Calico's readiness check (`calico-node -bird-ready`), naming each
+    /// peer that is not up and why. Exit 0 when ready.
+    Ready {
+        /// Seconds after the daemon's start during which every peer must
+        /// be up (Calico's -threshold-time).
+        #[arg(long, default_value_t = 30)]
+        threshold: u64,
+    },
     /// Decode raw BGP messages (as on the wire) into one JSON object per message.
     Decode {
         /// File to read; standard input when absent or `-`.
@@ -109,7 +121,7 @@ fn main() -> ExitCode {
         Command::Disable { name, message: None } => Some(format!("disable {name}")),
         Command::Restart { name } => Some(format!("restart {name}")),
         Command::Shutdown => Some("down".to_string()),
-        Command::Decode { .. } => None,
+        Command::Decode { .. } | Command::Live | Command::Ready { .. } => None,
     };
     if let Some(c) = command {
         return ask(&cli, &c);
@@ -120,6 +132,18 @@ fn main() -> ExitCode {
         | Command::Disable { .. }
         | Command::Restart { .. }
         | Command::Shutdown => ExitCode::from(2),
+        Command::Live | Command::Ready { .. } => {
+            let v = match cli.command {
+                Command::Ready { threshold } => health::ready(&cli.socket, threshold),
+                _ => health::live(&cli.socket),
+            };
+            println!("{}", v.text);
+            if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Decode {
             file,
             hex,

@@ -29,6 +29,10 @@ struct Cli {
     /// `graceful_restart_wait`.
     #[arg(short = 'R', long = "graceful-restart")]
     restarted: bool,
+    /// Also serve DIR/bird.ctl (IPv4) and DIR/bird6.ctl (IPv6), where
+    /// calico-node's tools look for BIRD and BIRD6 (/var/run/calico).
+    #[arg(long, value_name = "DIR")]
+    ctl_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -157,7 +161,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(daemon::supervisor::run(path, cfg, cli.restarted)) {
+    match rt.block_on(daemon::supervisor::run(
+        path,
+        cfg,
+        daemon::supervisor::Options {
+            restarted: cli.restarted,
+            ctl_dir: cli.ctl_dir,
+        },
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ternd: {e}");
