@@ -33,6 +33,31 @@ fn route_of(table: &str, prefix: &str) -> Option<String> {
     Some(out)
 }
 
+/// A Calico node at `t_addr` with the kernel table, pool 10.244.0.0/16,
+/// its block 10.244.1.0/26, more top-level keys and pools, and one mesh
+/// peer at `b_addr` (which connects).
+fn node_conf(t_addr: &str, b_addr: &str, top: &str, pools: &str) -> String {
+    format!(
+        r#"router_id = "{t_addr}"
+listen = ["{t_addr}:179"]
+ctl_socket = "{{CTL}}"
+{top}[kernel]
+[[pool]]
+cidr = "10.244.0.0/16"
+{pools}[[static]]
+prefix = "10.244.1.0/26"
+blackhole = true
+[[peer]]
+name = "Mesh_{b}"
+address = "{b_addr}"
+local_address = "{t_addr}"
+passive = true
+hold_time = 6
+"#,
+        b = b_addr.replace('.', "_")
+    )
+}
+
 /// A stand-in for Calico's `tunl0` (no ipip module here): a veth end.
 fn fake_tunl0(ns: &Netns) {
     ns.ip(&["link", "add", "tunl0", "type", "veth", "peer", "name", "tunl0p"]);
@@ -243,27 +268,11 @@ fn learns_kernel_routes_and_exports_them_through_calicos_filter() {
     // Before ternd starts: learned from the first dump.
     node.ip(&["route", "add", "10.244.1.5/32", "dev", "cali1", "proto", "boot"]);
     let dir_t = TempDir::new("learn-t");
-    let conf = format!(
-        r#"router_id = "{t_addr}"
-listen = ["{t_addr}:179"]
-ctl_socket = "{{CTL}}"
-[kernel]
-[[pool]]
-cidr = "10.244.0.0/16"
-[[pool]]
-cidr = "10.250.0.0/16"
-export = false
-[[static]]
-prefix = "10.244.1.0/26"
-blackhole = true
-[[peer]]
-name = "Mesh_{b}"
-address = "{b_addr}"
-local_address = "{t_addr}"
-passive = true
-hold_time = 6
-"#,
-        b = b_addr.replace('.', "_")
+    let conf = node_conf(
+        &t_addr,
+        &b_addr,
+        "",
+        "[[pool]]\ncidr = \"10.250.0.0/16\"\nexport = false\n",
     );
     let t = Ternd::start_in(&dir_t, &conf, Some(node));
     // After: learned from notifications.
@@ -387,26 +396,7 @@ fn restarts_of_ternd_and_of_a_peer_lose_no_route() {
     let n = lan.net;
     let (t_addr, b_addr) = (lan.v4(0), lan.v4(1));
     let dir_t = TempDir::new("restart-t");
-    let conf = format!(
-        r#"router_id = "{t_addr}"
-listen = ["{t_addr}:179"]
-ctl_socket = "{{CTL}}"
-graceful_restart_wait = 20
-[kernel]
-[[pool]]
-cidr = "10.244.0.0/16"
-[[static]]
-prefix = "10.244.1.0/26"
-blackhole = true
-[[peer]]
-name = "Mesh_{b}"
-address = "{b_addr}"
-local_address = "{t_addr}"
-passive = true
-hold_time = 6
-"#,
-        b = b_addr.replace('.', "_")
-    );
+    let conf = node_conf(&t_addr, &b_addr, "graceful_restart_wait = 20\n", "");
     let mut t = Ternd::start_in(&dir_t, &conf, Some(&lan.nodes[0]));
     let dir_b = TempDir::new("restart-b");
     let bird_conf = format!(
