@@ -105,7 +105,7 @@ pub fn spawn_writer(k: KernelSettings, rde: UnboundedSender<RdeMsg>) -> io::Resu
     for m in dump_routes(&mut nl)? {
         if let Some(s) = routes::seen(&m) {
             if s.table == k.table && s.protocol == k.protocol {
-                installed.insert(s.prefix, s.next_hops(tunnel));
+                installed.insert(s.prefix, fingerprint(&s.next_hops(tunnel)));
             }
         }
     }
@@ -153,6 +153,16 @@ fn dump_routes(nl: &mut Netlink) -> io::Result<Vec<RouteMessage>> {
     Ok(all)
 }
 
+/// What identifies a route's next hops (sorted, as [`rib::fib`] and
+/// [`routes::Seen::next_hops`] give them): a 64-bit hash with fixed keys,
+/// so a route adopted from the kernel compares with the engine's.
+fn fingerprint(hops: &[NextHop]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    hops.hash(&mut h);
+    h.finish()
+}
+
 fn tunnel_index() -> Option<u32> {
     let name = std::ffi::CString::new(TUNNEL_DEVICE).ok()?;
     // SAFETY: a valid NUL-terminated string; the call only reads it.
@@ -163,8 +173,9 @@ fn tunnel_index() -> Option<u32> {
 struct Writer {
     k: KernelSettings,
     nl: Netlink,
-    /// Our routes in the table, with their next hops.
-    installed: HashMap<Prefix, Vec<NextHop>>,
+    /// Our routes in the table, each with a fingerprint of its next hops
+    /// (eight bytes, not a list: a full table is a lot of routes).
+    installed: HashMap<Prefix, u64>,
     /// Adopted at start and not yet confirmed by the engine.
     stale: HashSet<Prefix>,
     stats: Arc<KernelStats>,
@@ -209,7 +220,7 @@ impl Writer {
                 continue;
             }
             self.stale.remove(&prefix);
-            if self.installed.get(&prefix).map(Vec::as_slice) == Some(hops.as_slice())
+            if self.installed.get(&prefix) == Some(&fingerprint(&hops))
                 || (hops.is_empty() && !self.installed.contains_key(&prefix))
             {
                 continue;
@@ -284,7 +295,7 @@ impl Writer {
                 // replaces it.
                 self.installed.remove(&prefix);
             } else {
-                self.installed.insert(prefix, hops);
+                self.installed.insert(prefix, fingerprint(&hops));
             }
         }
         self.stats
