@@ -545,7 +545,9 @@ impl Shell {
             }
         }
         for s in &new.statics {
-            if !old.statics.contains(s) {
+            if !old.statics.iter().any(|o| {
+                o.prefix == s.prefix && o.via == s.via && o.communities == s.communities && o.local_pref == s.local_pref
+            }) {
                 let r = LocalRoute {
                     next_hop: s.via,
                     communities: s.communities.clone(),

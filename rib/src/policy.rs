@@ -38,12 +38,18 @@ pub struct PrefixFilter {
     pub blocks: Vec<Prefix>,
     /// Pools not to be exported.
     pub disabled: Vec<Prefix>,
+    /// Ranges exported whatever the pools say, with all within them
+    /// (Calico's service ranges).
+    pub advertised: Vec<Prefix>,
 }
 
 impl PrefixFilter {
     pub fn allows(&self, p: &Prefix) -> bool {
         if self.disabled.iter().any(|d| d.contains(p)) {
             return false;
+        }
+        if self.advertised.iter().any(|a| a.contains(p)) {
+            return true;
         }
         if !self.pools.is_empty() && !self.pools.iter().any(|pool| pool.contains(p)) {
             return false;

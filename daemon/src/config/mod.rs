@@ -6,6 +6,7 @@
 pub mod defaults;
 pub mod diff;
 pub mod model;
+pub mod render;
 pub mod toml;
 
 pub use model::{Config, KernelSettings, PeerIds, PeerSettings, StaticRoute};

@@ -62,6 +62,9 @@ pub struct StaticRoute {
     pub via: Option<IpAddr>,
     pub communities: Vec<bgp_wire::attributes::Community>,
     pub local_pref: Option<u32>,
+    /// Exported even outside the pools, and anything within it (Calico's
+    /// advertised service ranges: `net ~ <static route cidr>`).
+    pub export: bool,
 }
 
 /// One configured peer.
@@ -127,6 +130,7 @@ impl Config {
             pools: self.pools.iter().map(|p| p.cidr).collect(),
             blocks,
             disabled: self.pools.iter().filter(|p| !p.export).map(|p| p.cidr).collect(),
+            advertised: self.statics.iter().filter(|s| s.export).map(|s| s.prefix).collect(),
         }
     }
 

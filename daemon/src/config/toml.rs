@@ -53,6 +53,7 @@ struct RawStatic {
     via: Option<Spanned<String>>,
     communities: Option<Spanned<Vec<String>>>,
     local_pref: Option<u32>,
+    export: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -438,6 +439,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             via,
             communities,
             local_pref: st.local_pref,
+            export: st.export.unwrap_or(false),
         });
     }
     let mut pools = Vec::new();

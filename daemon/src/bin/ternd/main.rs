@@ -39,6 +39,11 @@ struct Cli {
 
 #[derive(clap::Subcommand)]
 enum Sub {
+    /// Calico: what a node's ternd configuration is, from Calico's resources.
+    Calico {
+        #[command(subcommand)]
+        command: Calico,
+    },
     /// Start N ternd nodes on loopback, wait until each has every node's
     /// pod block, print one node's tables and the time it took.
     Lab {
@@ -70,8 +75,56 @@ enum Sub {
     },
 }
 
+#[derive(clap::Subcommand)]
+enum Calico {
+    /// Print the ternd configuration node NAME would run (the schema
+    /// `ternd --config` reads), from calicoctl-style resources (YAML or
+    /// JSON, documents or Lists; BGP passwords from v1 Secrets).
+    Render {
+        #[arg(long)]
+        node: String,
+        /// Files of resources.
+        #[arg(long, required = true, num_args = 1..)]
+        resources: Vec<PathBuf>,
+    },
+}
+
+/// `ternd calico render`.
+fn calico_render(node: &str, files: &[PathBuf]) -> ExitCode {
+    let mut r = daemon::calico::resources::Resources::default();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ternd calico render: {}: {e}", f.display());
+                return ExitCode::from(1);
+            }
+        };
+        if let Err(e) = r.add_text(&f.display().to_string(), &text) {
+            eprintln!("ternd calico render: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    match daemon::calico::derive::derive(&r, node) {
+        Ok(c) => {
+            print!("{}", daemon::config::render::to_toml(&c));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ternd calico render: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Sub::Calico {
+        command: Calico::Render { node, resources },
+    }) = &cli.command
+    {
+        return calico_render(node, resources);
+    }
     if let Some(Sub::Lab {
         nodes,
         topology,
