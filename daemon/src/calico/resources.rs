@@ -24,8 +24,26 @@ pub struct Resources {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Metadata {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "labels")]
     pub labels: BTreeMap<String, String>,
+}
+
+/// Label values are strings; YAML written by hand often leaves `true` or
+/// `1` unquoted, which Kubernetes' tools read as the string.
+fn labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, Value> = BTreeMap::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s,
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Null => String::new(),
+                _ => return Err(serde::de::Error::custom(format!("label {k}: not a string"))),
+            };
+            Ok((k, s))
+        })
+        .collect()
 }
 
 /// An AS number: a number, or the `a.b` asdot Calico also accepts.
