@@ -197,9 +197,15 @@ pub fn spawn(
         engine.add_local(s.prefix, r, now);
     }
     let ifaces = Arc::new(RwLock::new(Ifaces::default()));
-    let learn = cfg.kernel.clone().filter(|k| k.learn);
-    if let Err(e) = crate::kernel::spawn_monitor(learn, ifaces.clone(), tx.clone()) {
-        warn!("kernel: cannot follow interfaces and routes: {e}");
+    // With a kernel table, interfaces and routes are followed as they
+    // change; without, `show route` reads the interfaces when asked (a
+    // reflector need not keep a thread for it).
+    let follow = cfg.kernel.is_some();
+    if follow {
+        let learn = cfg.kernel.clone().filter(|k| k.learn);
+        if let Err(e) = crate::kernel::spawn_monitor(learn, ifaces.clone(), tx.clone()) {
+            warn!("kernel: cannot follow interfaces and routes: {e}");
+        }
     }
     let mut fib = None;
     let mut recovery = None;
@@ -453,6 +459,11 @@ impl Shell {
             RdeMsg::Refresh { peer, family } => self.engine.refresh(peer, family),
             RdeMsg::Written { peer, epoch, bytes } => self.engine.written(peer, epoch, bytes),
             RdeMsg::Routes(q, reply) => {
+                if self.fib.is_none() {
+                    if let Ok(now) = crate::kernel::read_ifaces() {
+                        *self.ifaces.write().unwrap_or_else(|e| e.into_inner()) = now;
+                    }
+                }
                 let _ = reply.send(self.routes(&q));
             }
             RdeMsg::Counts(reply) => {
