@@ -147,6 +147,10 @@ fn reflectors_and_bgppeers_mean_what_confds_meant() {
     );
     assert_eq!((tor.allow_local_as, tor.next_hop_self), (1, true));
     assert!(!tor.rr_client, "another AS is no client");
+    // localASNumber: our AS towards that peer.
+    let own = peer(&client, "Global_172_19_4_88");
+    assert_eq!((own.asn.0, own.local_asn.map(|a| a.0)), (64533, Some(65100)));
+    assert_eq!(tor.local_asn, None);
     // A node-specific peer on another port, for the node its selector picks.
     let rack = peer(&client, "Node_10_192_0_9_port_1179");
     assert_eq!(rack.port, 1179);
@@ -183,8 +187,8 @@ fn bad_input_names_the_resource_and_field() {
             "BGPPeer tor: spec.maxRestartTime",
         ),
         (
-            text.replace("  keepaliveTime: 20s\n", "  localASNumber: 65000\n"),
-            "BGPPeer tor: spec.localASNumber: not supported",
+            text.replace("  keepaliveTime: 20s\n", "  reachableBy: 10.192.0.1\n"),
+            "BGPPeer tor: spec.reachableBy: not supported",
         ),
         (
             text.replace("apiVersion: v1\nkind: Secret", "apiVersion: v2\nkind: Secret"),

@@ -82,7 +82,13 @@ pub enum Ineligible {
 /// Loop checks on a received route. `allow_local_as` is how many times our
 /// AS may appear (Calico's numAllowedLocalASNumbers; 0 = never).
 pub fn check_import(local: &Local, attrs: &RouteAttrs, allow_local_as: usize) -> Result<(), Ineligible> {
-    if attrs.as_path.asns().filter(|a| *a == local.asn).count() > allow_local_as {
+    check_import_as(local, local.asn, attrs, allow_local_as)
+}
+
+/// [`check_import`] for a session with its own local AS (Calico's
+/// `localASNumber`): that AS is ours on the path.
+pub fn check_import_as(local: &Local, asn: Asn, attrs: &RouteAttrs, allow_local_as: usize) -> Result<(), Ineligible> {
+    if attrs.as_path.asns().filter(|a| *a == asn).count() > allow_local_as {
         return Err(Ineligible::AsLoop);
     }
     if attrs.originator_id == Some(local.router_id) {
@@ -107,6 +113,9 @@ pub struct Target {
     /// Our next hop for IPv6 routes when the session runs over IPv4; when
     /// unset, the session address mapped into IPv6 (as FRR sends).
     pub local_address6: Option<IpAddr>,
+    /// The AS we are towards this peer, when not the node's (Calico's
+    /// `localASNumber`): what eBGP prepends.
+    pub local_as: Option<Asn>,
 }
 
 /// What [`export`] makes of a route for any peer of this class: a target
@@ -119,6 +128,7 @@ pub struct ExportClass {
     pub next_hop_self: bool,
     pub local_address: IpAddr,
     pub local_address6: Option<IpAddr>,
+    pub local_as: Option<Asn>,
 }
 
 impl Target {
@@ -136,6 +146,7 @@ impl Target {
             next_hop_self: self.next_hop_self,
             local_address: self.local_address,
             local_address6: self.local_address6,
+            local_as: self.local_as,
         }
     }
 
@@ -184,7 +195,7 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     if to.ebgp {
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
-        out.as_path = prepend(&a.as_path, local.asn);
+        out.as_path = prepend(&a.as_path, to.local_as.unwrap_or(local.asn));
         out.next_hop = Some(to.next_hop_self(family));
         out.local_pref = None;
         if src.peer.is_some() {

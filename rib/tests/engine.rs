@@ -100,6 +100,7 @@ impl Net {
             allow_local_as: 0,
             preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
             link: None,
+            local_as: None,
         };
         self.e.peer_up(PeerId(n), self.epoch, s, self.now);
         self.deliver();

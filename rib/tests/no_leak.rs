@@ -57,6 +57,7 @@ fn session(n: u32, add_path: bool) -> Session {
         allow_local_as: 0,
         preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
         link: None,
+        local_as: None,
     }
 }
 

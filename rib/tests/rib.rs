@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
 use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
-    check_import, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter, Protocol, Reason, Route,
-    RouteAttrs, Source, Table, Target,
+    check_import, check_import_as, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter,
+    Protocol, Reason, Route, RouteAttrs, Source, Table, Target,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -257,6 +257,7 @@ fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
         rr_client,
         next_hop_self: false,
         local_address: ip("10.0.0.9"),
+        local_as: None,
     }
 }
 
@@ -518,4 +519,18 @@ fn changes_split_by_family_in_order() {
     assert_eq!(groups[0].family, Some(Family::IPV4_UNICAST));
     assert_eq!((groups[0].announce.len(), groups[0].withdraw.len()), (1, 1));
     assert_eq!(groups[1].family, Some(Family::IPV6_UNICAST));
+}
+
+#[test]
+fn a_session_with_its_own_local_as_prepends_that_as() {
+    let l = local(None);
+    let r = route(src(1, "10.0.0.1", "1.1.1.1", true), attrs(|_| {}));
+    let mut t = target(2, true, false);
+    t.local_as = Some(Asn(65100));
+    let out = export(&l, &r, Family::IPV4_UNICAST, &t).unwrap();
+    assert_eq!(out.as_path.asns().next(), Some(Asn(65100)));
+    // And that AS on a received path is a loop.
+    let looped = attrs(|a| a.as_path = AsPath::sequence([Asn(65001), Asn(65100)]));
+    assert_eq!(check_import_as(&l, Asn(65100), &looped, 0), Err(Ineligible::AsLoop));
+    assert_eq!(check_import(&l, &looped, 0), Ok(()));
 }

@@ -479,9 +479,6 @@ fn peer_ip(who: &str, t: &str) -> Result<(IpAddr, Option<u16>), ResourceError> {
 fn unsupported(who: &str, p: &BgpPeer) -> Result<(), ResourceError> {
     let s = &p.spec;
     let no = |field: &str| Err(err(who, format!("{field}: not supported by ternd calico render yet")));
-    if s.local_as_number.is_some() {
-        return no("spec.localASNumber");
-    }
     if !s.filters.is_empty() {
         return no("spec.filters");
     }
@@ -506,12 +503,17 @@ fn peer(
     if w.kind != "Mesh" && port != defaults::PORT {
         name += &format!("_port_{port}");
     }
+    // Calico's localASNumber: our AS towards this peer, and the AS that
+    // decides whether it is iBGP (and so a reflection client).
+    let local_asn = w.resource.as_ref().and_then(|r| r.spec.local_as_number).map(|a| a.0);
+    let effective = local_asn.unwrap_or(my_asn);
     let mut p = PeerSettings {
         name,
         address: w.ip,
         interface: None,
         port,
         asn: Asn(w.asn),
+        local_asn: local_asn.filter(|a| *a != my_asn).map(Asn),
         local_address: Some(local),
         // Calico's rule: passive towards a node whose address, as a
         // string, sorts higher (mesh and global peers that are nodes).
@@ -529,7 +531,7 @@ fn peer(
         graceful_restart: Some(defaults::GRACEFUL_RESTART),
         add_path: defaults::ADD_PATH,
         // (b): on a reflector, every iBGP peer outside its cluster is a client.
-        rr_client: my_cluster.is_some() && w.asn == my_asn && w.cluster.as_deref() != my_cluster,
+        rr_client: my_cluster.is_some() && w.asn == effective && w.cluster.as_deref() != my_cluster,
         next_hop_self: false,
         allow_local_as: 0,
         local_address6: None,

@@ -49,6 +49,7 @@ const SESSION_FIELDS: &[&str] = &[
     "address",
     "port",
     "asn",
+    "local_asn",
     "local_address",
     "passive",
     "hold_time",
@@ -69,6 +70,7 @@ fn peer_fields(a: &PeerSettings, b: &PeerSettings) -> Vec<&'static str> {
     check("address", a.address != b.address);
     check("port", a.port != b.port);
     check("asn", a.asn != b.asn);
+    check("local_asn", a.local_asn != b.local_asn);
     check("local_address", a.local_address != b.local_address);
     check("passive", a.passive != b.passive);
     check("hold_time", a.hold_time != b.hold_time);

@@ -78,6 +78,10 @@ pub struct PeerSettings {
     pub interface: Option<String>,
     pub port: u16,
     pub asn: Asn,
+    /// Our AS towards this peer, when not the node's (Calico's
+    /// `localASNumber`): in our OPEN, prepended towards an eBGP peer, and
+    /// ours in the loop check.
+    pub local_asn: Option<Asn>,
     pub local_address: Option<IpAddr>,
     pub passive: bool,
     pub hold_time: u16,
@@ -105,7 +109,7 @@ pub struct PeerSettings {
 impl Config {
     /// The FSM settings for one peer.
     pub fn fsm_config(&self, p: &PeerSettings) -> bgp_fsm::PeerConfig {
-        let mut c = bgp_fsm::PeerConfig::new(self.asn, p.asn, self.router_id);
+        let mut c = bgp_fsm::PeerConfig::new(p.local_asn.unwrap_or(self.asn), p.asn, self.router_id);
         c.hold_time = p.hold_time;
         c.keepalive = p.keepalive;
         c.passive = p.passive;

@@ -93,6 +93,9 @@ pub fn to_toml(c: &Config) -> String {
             p.port,
             p.asn.0
         );
+        if let Some(l) = p.local_asn {
+            let _ = writeln!(o, "local_asn = {}", l.0);
+        }
         if let Some(l) = p.local_address {
             let _ = writeln!(o, "local_address = {}", q(&l.to_string()));
         }

@@ -72,6 +72,7 @@ struct RawPeer {
     address: Spanned<String>,
     port: Option<Spanned<u16>>,
     asn: Option<Spanned<u32>>,
+    local_asn: Option<Spanned<u32>>,
     local_address: Option<Spanned<String>>,
     passive: Option<bool>,
     hold_time: Option<Spanned<u16>>,
@@ -341,12 +342,21 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             Some(w) => (w.get_ref()[0], w.get_ref()[1]),
             None => defaults::ERROR_WAIT,
         };
+        let local_asn = match &p.local_asn {
+            Some(a) if *a.get_ref() == 0 => {
+                errs.at(a, "peer.local_asn: AS 0 is reserved (RFC 7607)".into());
+                None
+            }
+            Some(a) => Some(Asn(*a.get_ref())),
+            None => None,
+        };
         peers.push(PeerSettings {
             name,
             address,
             interface,
             port,
             asn: peer_asn,
+            local_asn,
             local_address,
             passive: p.passive.unwrap_or(false),
             hold_time,

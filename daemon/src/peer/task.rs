@@ -518,6 +518,7 @@ impl Task {
                 .map(|f| f.family)
                 .collect(),
             link: s.interface.as_deref().and_then(super::sockopt::if_index),
+            local_as: s.local_asn,
         }
     }
 

@@ -35,7 +35,7 @@ use crate::bitset::Bitset;
 use crate::decision::{IgpCost, Protocol, Route, Source};
 use crate::export::Exports;
 use crate::out::{PeerOut, Transmit};
-use crate::policy::{check_import, Local, PrefixFilter, Target};
+use crate::policy::{check_import_as, Local, PrefixFilter, Target};
 use crate::table::{Delta, Table};
 use crate::updates::{received, Change};
 use crate::PeerId;
@@ -75,6 +75,8 @@ pub struct Session {
     pub preserved: Vec<Family>,
     /// The interface of a session over IPv6 link-local addresses.
     pub link: Option<u32>,
+    /// Our AS on this session when not the node's (Calico's `localASNumber`).
+    pub local_as: Option<bgp_wire::Asn>,
 }
 
 /// A peer's rules that a reload can change without a new session.
@@ -204,6 +206,8 @@ struct Peer {
     out: PeerOut,
     source: Arc<Source>,
     allow_local_as: usize,
+    /// Our AS on the session when not the node's.
+    local_as: Option<bgp_wire::Asn>,
     /// Imported and preferred routes (exported ones are `out`'s).
     counts: PeerCounts,
 }
@@ -277,6 +281,7 @@ impl Engine {
             next_hop_self: s.next_hop_self,
             local_address: s.local_address,
             local_address6: s.local_address6,
+            local_as: s.local_as,
         };
         let class = self.exports.join(&target);
         let mut out = PeerOut::new(peer, epoch, target, class, s.families, s.ctx);
@@ -290,6 +295,7 @@ impl Engine {
                 out,
                 source,
                 allow_local_as: usize::from(s.allow_local_as),
+                local_as: s.local_as,
                 counts,
             },
         );
@@ -352,6 +358,7 @@ impl Engine {
         let Some(p) = self.peers.get(&peer) else { return };
         let source = p.source.clone();
         let allow = p.allow_local_as;
+        let local_as = p.local_as;
         let since = self.unix(now);
         let mut r = received(u);
         for (_, e) in &r.withdrawn {
@@ -369,7 +376,8 @@ impl Engine {
             if source.ebgp {
                 a.local_pref = None;
             }
-            let usable = check_import(local, &a, allow).is_ok() && a.next_hop.is_some();
+            let asn = local_as.unwrap_or(local.asn);
+            let usable = check_import_as(local, asn, &a, allow).is_ok() && a.next_hop.is_some();
             usable.then(|| interner.intern(a))
         };
         let has_v4 = r.attrs_v4.is_some();
