@@ -110,6 +110,7 @@ impl Node {
                 Change::StaticRemoved(p) => words.push(format!("static {p} removed")),
                 Change::StaticChanged(s) => words.push(format!("static {} changed", s.prefix)),
                 Change::Pools => words.push("pools changed".to_string()),
+                Change::Advertise => words.push("advertised communities changed".to_string()),
                 Change::Listen => words.push("listen addresses changed".to_string()),
                 Change::CtlSocket => {
                     warn!("a new control socket path takes effect at the next start");

@@ -114,6 +114,19 @@ fn the_mesh_means_what_confds_mesh_meant() {
         "a pool that is not exported"
     );
     assert!(m.kernel.as_ref().is_some_and(|k| k.learn && k.persist && k.merge_paths));
+    // prefixAdvertisements: names resolved, literal values kept, each once.
+    let adv = &m.advertise[0];
+    assert_eq!(adv.prefix.to_string(), "192.168.0.0/16");
+    let cs: Vec<String> = adv
+        .communities
+        .iter()
+        .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xffff))
+        .collect();
+    assert_eq!(cs, vec!["100:6532", "5663:12"]);
+    assert_eq!(
+        (adv.large[0].global, adv.large[0].local1, adv.large[0].local2),
+        (100, 555, 107)
+    );
     // kube-node-2 has no IPv6: no IPv6 peers, listens on its own port.
     let n2c = derived("mesh", "kube-node-2");
     assert_eq!(n2c.peers.len(), 2);

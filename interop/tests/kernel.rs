@@ -272,7 +272,8 @@ fn learns_kernel_routes_and_exports_them_through_calicos_filter() {
         &t_addr,
         &b_addr,
         "",
-        "[[pool]]\ncidr = \"10.250.0.0/16\"\nexport = false\n",
+        "[[pool]]\ncidr = \"10.250.0.0/16\"\nexport = false\n\
+         [[advertise]]\nprefix = \"10.244.0.0/16\"\ncommunities = [\"100:6532\", \"100:555:107\"]\n",
     );
     let t = Ternd::start_in(&dir_t, &conf, Some(node));
     // After: learned from notifications.
@@ -345,6 +346,12 @@ protocol bgp tern {{
     assert!(
         shown.contains(&format!("192.0.2.0/24       via 10.200.{}.9 on eth0 [kernel1", lan.net)),
         "{shown}"
+    );
+    // Calico's prefixAdvertisements: the range's communities on what we export.
+    let block = b.birdc("show route 10.244.1.0/26 all");
+    assert!(
+        block.contains("(100,6532)") && block.contains("(100, 555, 107)"),
+        "{block}"
     );
     // The kernel loses the borrowed address: BIRD loses it.
     node.ip(&["route", "del", "10.244.7.7/32", "dev", "cali1"]);

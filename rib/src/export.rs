@@ -17,7 +17,7 @@ use hashbrown::HashMap;
 
 use crate::attrs::{Interner, RouteAttrs};
 use crate::decision::{Route, Source};
-use crate::policy::{export, ExportClass, Local, Target};
+use crate::policy::{export, ExportClass, Local, PrefixFilter, Target};
 
 /// An export class's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,6 +30,8 @@ struct Key {
     class: ClassId,
     /// The next hop we set depends on the route's family.
     ipv4: bool,
+    /// The `[[advertise]]` ranges that hold the prefix.
+    tags: u32,
 }
 
 /// Export classes, the cache, and the rewritten attribute sets.
@@ -82,7 +84,9 @@ impl Exports {
         }
     }
 
-    /// What `target` (a peer of `class`) is sent for `route` of `family`.
+    /// What `target` (a peer of `class`) is sent for `route` of `family`,
+    /// within the `[[advertise]]` ranges `tags` of `filter`.
+    #[allow(clippy::too_many_arguments)]
     pub fn export(
         &mut self,
         local: &Local,
@@ -90,6 +94,8 @@ impl Exports {
         family: Family,
         target: &Target,
         class: ClassId,
+        filter: &PrefixFilter,
+        tags: u32,
     ) -> Option<Arc<RouteAttrs>> {
         // The one rule that depends on the peer itself, before the cache
         // its class shares.
@@ -101,11 +107,17 @@ impl Exports {
             source: Arc::as_ptr(&route.source) as usize,
             class,
             ipv4: family == Family::IPV4_UNICAST,
+            tags,
         };
         if let Some(out) = self.cache.get(&key) {
             return out.clone();
         }
-        let out = export(local, route, family, target).map(|a| self.out.intern(a));
+        let out = export(local, route, family, target).map(|mut a| {
+            if tags != 0 {
+                filter.apply(tags, &mut a);
+            }
+            self.out.intern(a)
+        });
         self.cache.insert(key, out.clone());
         out
     }

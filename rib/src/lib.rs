@@ -50,6 +50,8 @@ pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, IgpCost, Protocol, Reason, Route, Source};
 pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, PeerPolicy, Session, SubscriberId};
 pub use out::Transmit;
-pub use policy::{check_import, check_import_as, export, ExportClass, Ineligible, Local, PrefixFilter, Target};
+pub use policy::{
+    check_import, check_import_as, export, Advertise, ExportClass, Ineligible, Local, PrefixFilter, Target,
+};
 pub use table::{Delta, SlotId, Table};
 pub use updates::Change;

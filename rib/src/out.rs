@@ -183,11 +183,12 @@ impl PeerOut {
         let family = prefix.family();
         let Some(add_path) = self.mode(family) else { return };
         let routes = c.table.paths_of(sid);
+        let tags = c.filter.tags(&prefix);
         if !add_path {
-            let want = routes
-                .first()
-                .filter(|r| c.filter.admits(&prefix, r))
-                .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
+            let want = routes.first().filter(|r| c.filter.admits(&prefix, r)).and_then(|r| {
+                c.exports
+                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
+            });
             self.put(slot, prefix, None, want, out);
             return;
         }
@@ -195,7 +196,8 @@ impl PeerOut {
         for r in routes {
             present.push(r.out_id);
             let want = if c.filter.admits(&prefix, r) {
-                c.exports.export(c.local, r, family, &self.target, self.class)
+                c.exports
+                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
             } else {
                 None
             };
@@ -223,7 +225,11 @@ impl PeerOut {
             .iter()
             .find(|r| r.out_id == id)
             .filter(|r| c.filter.admits(&prefix, r))
-            .and_then(|r| c.exports.export(c.local, r, family, &self.target, self.class));
+            .and_then(|r| {
+                let tags = c.filter.tags(&prefix);
+                c.exports
+                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
+            });
         self.put(slot, prefix, Some(id), want, out);
     }
 

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use bgp_wire::attributes::{AsPath, AsSegment, Community, SegmentType};
+use bgp_wire::attributes::{AsPath, AsSegment, Community, LargeCommunity, SegmentType};
 use bgp_wire::{Afi, Asn, ClusterId, Family, Prefix, RouterId};
 
 use crate::attrs::RouteAttrs;
@@ -41,7 +41,22 @@ pub struct PrefixFilter {
     /// Ranges exported whatever the pools say, with all within them
     /// (Calico's service ranges).
     pub advertised: Vec<Prefix>,
+    /// Communities added to every exported route within a range
+    /// (Calico's `prefixAdvertisements`); at most [`MAX_ADVERTISE`].
+    pub advertise: Vec<Advertise>,
 }
+
+/// Communities for the exported routes within a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advertise {
+    pub prefix: Prefix,
+    pub communities: Vec<Community>,
+    pub large: Vec<LargeCommunity>,
+}
+
+/// How many `[[advertise]]` ranges there may be: which ones hold a prefix
+/// is a bit each, part of the export cache's key.
+pub const MAX_ADVERTISE: usize = 32;
 
 impl PrefixFilter {
     pub fn allows(&self, p: &Prefix) -> bool {
@@ -55,6 +70,31 @@ impl PrefixFilter {
             return false;
         }
         !self.blocks.iter().any(|b| b != p && b.contains(p))
+    }
+
+    /// Which [`Advertise`] ranges hold `p`, a bit each.
+    pub fn tags(&self, p: &Prefix) -> u32 {
+        self.advertise
+            .iter()
+            .take(MAX_ADVERTISE)
+            .enumerate()
+            .filter(|(_, a)| a.prefix.contains(p))
+            .fold(0, |m, (i, _)| m | 1 << i)
+    }
+
+    /// Adds the communities of the ranges in `tags` to `out`, each once,
+    /// in order (as confd's `apply_communities` adds them).
+    pub fn apply(&self, tags: u32, out: &mut RouteAttrs) {
+        for (i, a) in self.advertise.iter().enumerate().take(MAX_ADVERTISE) {
+            if tags & 1 << i != 0 {
+                out.communities.extend(a.communities.iter().copied());
+                out.large_communities.extend(a.large.iter().copied());
+            }
+        }
+        out.communities.sort_unstable();
+        out.communities.dedup();
+        out.large_communities.sort_unstable();
+        out.large_communities.dedup();
     }
 
     /// Whether `route` to `p` may be exported. Routes learned from the

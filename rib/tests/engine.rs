@@ -745,3 +745,29 @@ fn two_restarts_in_a_row_and_the_wait_running_out() {
         "no cache entry of a gone session is left"
     );
 }
+
+#[test]
+fn routes_within_an_advertised_range_carry_its_communities() {
+    let filter = PrefixFilter {
+        advertise: vec![rib::Advertise {
+            prefix: p("10.244.0.0/16"),
+            communities: vec![Community(100 << 16 | 6532)],
+            large: vec![bgp_wire::attributes::LargeCommunity {
+                global: 100,
+                local1: 555,
+                local2: 107,
+            }],
+        }],
+        ..PrefixFilter::default()
+    };
+    let mut net = Net::with(None, filter);
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.announce(1, &["10.244.1.0/26", "192.0.2.0/24"], 65001, 1, None);
+    net.round();
+    let within = &net.got(2).held[&(p("10.244.1.0/26"), None)];
+    assert_eq!(within.communities, vec![Community(100 << 16 | 6532)]);
+    assert_eq!(within.large_communities.len(), 1);
+    let outside = &net.got(2).held[&(p("192.0.2.0/24"), None)];
+    assert!(outside.communities.is_empty() && outside.large_communities.is_empty());
+}

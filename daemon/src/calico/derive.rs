@@ -402,11 +402,49 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
             }
         }
     }
-    if !c.global.prefix_advertisements.is_empty() {
-        return Err(err(
-            "BGPConfiguration default",
-            "spec.prefixAdvertisements: not supported by ternd calico render yet",
-        ));
+    // (h) prefixAdvertisements: the node's own BGPConfiguration wins over
+    // the default; community names are the default's `communities`.
+    let own = format!("node.{name}");
+    let (adv_from, advs) = match r.config(&own).filter(|x| !x.prefix_advertisements.is_empty()) {
+        Some(x) => (format!("BGPConfiguration {own}"), &x.prefix_advertisements),
+        None => ("BGPConfiguration default".to_string(), &c.global.prefix_advertisements),
+    };
+    let mut advertise = Vec::new();
+    for a in advs {
+        let prefix: Prefix = a.cidr.parse().map_err(|_| {
+            err(
+                &adv_from,
+                format!("spec.prefixAdvertisements: {:?} is not a prefix", a.cidr),
+            )
+        })?;
+        let mut ad = rib::Advertise {
+            prefix,
+            communities: Vec::new(),
+            large: Vec::new(),
+        };
+        for name_or_value in &a.communities {
+            let value = c
+                .global
+                .communities
+                .iter()
+                .find(|n| &n.name == name_or_value)
+                .map_or(name_or_value.as_str(), |n| n.value.as_str());
+            match crate::config::toml::community(value) {
+                Some(Ok(x)) => ad.communities.push(x),
+                Some(Err(l)) => ad.large.push(l),
+                None => {
+                    return Err(err(
+                        &adv_from,
+                        format!("spec.prefixAdvertisements: {name_or_value:?} is no community name nor a:b or a:b:c"),
+                    ))
+                }
+            }
+        }
+        ad.communities.sort_unstable();
+        ad.communities.dedup();
+        ad.large.sort_unstable();
+        ad.large.dedup();
+        advertise.push(ad);
     }
 
     let mut pools = Vec::new();
@@ -458,6 +496,7 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
             merge_paths: true,
             program_pool_routes: true,
         }),
+        advertise,
     })
 }
 

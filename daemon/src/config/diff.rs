@@ -29,6 +29,8 @@ pub enum Change {
     /// The kernel settings, the node's subnets or the restart wait
     /// changed: the kernel's table is brought in line.
     Kernel,
+    /// The communities of advertised ranges changed: routes are sent again.
+    Advertise,
 }
 
 /// How a peer's settings changed.
@@ -136,6 +138,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<Change> {
     }
     if old.pools != new.pools {
         out.push(Change::Pools);
+    }
+    if old.advertise != new.advertise {
+        out.push(Change::Advertise);
     }
     if (&old.kernel, &old.local_subnets, old.graceful_restart_wait)
         != (&new.kernel, &new.local_subnets, new.graceful_restart_wait)

@@ -34,6 +34,9 @@ pub struct Config {
     pub graceful_restart_wait: Duration,
     /// The kernel's table; `None`: ternd touches no kernel table.
     pub kernel: Option<KernelSettings>,
+    /// Communities added to exported routes within a range (Calico's
+    /// `prefixAdvertisements`).
+    pub advertise: Vec<rib::Advertise>,
 }
 
 /// How routes reach and come from the kernel (BIRD's kernel protocol).
@@ -135,6 +138,7 @@ impl Config {
             blocks,
             disabled: self.pools.iter().filter(|p| !p.export).map(|p| p.cidr).collect(),
             advertised: self.statics.iter().filter(|s| s.export).map(|s| s.prefix).collect(),
+            advertise: self.advertise.clone(),
         }
     }
 

@@ -61,6 +61,23 @@ pub fn to_toml(c: &Config) -> String {
             p.export
         );
     }
+    for a in &c.advertise {
+        let cs = a
+            .communities
+            .iter()
+            .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xffff))
+            .chain(
+                a.large
+                    .iter()
+                    .map(|l| format!("{}:{}:{}", l.global, l.local1, l.local2)),
+            );
+        let _ = write!(
+            o,
+            "\n[[advertise]]\nprefix = {}\ncommunities = {}\n",
+            q(&a.prefix.to_string()),
+            list(cs)
+        );
+    }
     for s in &c.statics {
         let _ = write!(o, "\n[[static]]\nprefix = {}\n", q(&s.prefix.to_string()));
         match s.via {

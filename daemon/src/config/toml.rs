@@ -32,6 +32,15 @@ struct RawConfig {
     local_subnets: Option<Spanned<Vec<String>>>,
     graceful_restart_wait: Option<Spanned<u64>>,
     kernel: Option<RawKernel>,
+    #[serde(default)]
+    advertise: Vec<RawAdvertise>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdvertise {
+    prefix: Spanned<String>,
+    communities: Spanned<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +137,23 @@ impl Errors<'_> {
             line: Some(line_of(self.text, s.span().start)),
             message,
         });
+    }
+}
+
+/// A standard community `a:b` (RFC 1997), or a large one `a:b:c` (RFC 8092).
+pub fn community(s: &str) -> Option<Result<bgp_wire::attributes::Community, bgp_wire::attributes::LargeCommunity>> {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts[..] {
+        [a, b] => {
+            let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+            Some(Ok(bgp_wire::attributes::Community(u32::from(a) << 16 | u32::from(b))))
+        }
+        [a, b, c] => Some(Err(bgp_wire::attributes::LargeCommunity {
+            global: a.parse().ok()?,
+            local1: b.parse().ok()?,
+            local2: c.parse().ok()?,
+        })),
+        _ => None,
     }
 }
 
@@ -530,6 +556,39 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             program_pool_routes: k.program_pool_routes.unwrap_or(true),
         }
     });
+    let mut advertise = Vec::new();
+    for a in &raw.advertise {
+        let Ok(prefix) = a.prefix.get_ref().parse::<bgp_wire::Prefix>() else {
+            errs.at(
+                &a.prefix,
+                format!("advertise.prefix: {:?} is not a prefix", a.prefix.get_ref()),
+            );
+            continue;
+        };
+        let mut ad = rib::Advertise {
+            prefix,
+            communities: Vec::new(),
+            large: Vec::new(),
+        };
+        for c in a.communities.get_ref() {
+            match community(c) {
+                Some(Ok(x)) => ad.communities.push(x),
+                Some(Err(l)) => ad.large.push(l),
+                None => errs.at(
+                    &a.communities,
+                    format!("advertise.communities: {c:?} is neither ASN:value nor ASN:value:value"),
+                ),
+            }
+        }
+        advertise.push(ad);
+    }
+    if advertise.len() > rib::policy::MAX_ADVERTISE {
+        errs.list.push(ConfigError {
+            file: file.to_string(),
+            line: None,
+            message: format!("advertise: at most {} ranges", rib::policy::MAX_ADVERTISE),
+        });
+    }
     if errs.list.is_empty() {
         Ok(Config {
             router_id,
@@ -543,6 +602,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             local_subnets,
             graceful_restart_wait,
             kernel,
+            advertise,
         })
     } else {
         Err(errs.list)
