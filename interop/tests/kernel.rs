@@ -550,6 +550,7 @@ fn ecmp_through_two_reflectors() {
             "protocol bgp {name} {{ local {me} as 64512; neighbor {them} as 64512; direct; hold time 6; connect delay time 1; connect retry time 1; {extra} }}\n"
         )
     };
+    const CLIENT: &str = "rr client; rr cluster id 244.0.0.1; ipv4 { import all; export all; };";
     let mut birds = Vec::new();
     // Reflectors 2 and 3, each with one node client (4 and 5) and ternd.
     for (rr, node) in [(1, 3), (2, 4)] {
@@ -557,18 +558,8 @@ fn ecmp_through_two_reflectors() {
         let dir = TempDir::new(&format!("ecmp-rr{rr}"));
         let c = format!(
             "router id {me};\nprotocol device {{ }}\n{}{}",
-            session(
-                "tern",
-                &me,
-                &t_addr,
-                "rr client; rr cluster id 244.0.0.1; ipv4 { import all; export all; };"
-            ),
-            session(
-                "node",
-                &me,
-                &addr(node),
-                "rr client; rr cluster id 244.0.0.1; ipv4 { import all; export all; };"
-            )
+            session("tern", &me, &t_addr, CLIENT),
+            session("node", &me, &addr(node), CLIENT)
         );
         birds.push((Bird::start_in(&dir, &c, Some(&lan.nodes[rr])), dir));
     }

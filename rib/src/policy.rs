@@ -140,10 +140,18 @@ pub fn check_import_as(local: &Local, asn: Asn, attrs: &RouteAttrs, allow_local_
     Ok(())
 }
 
-/// The peer a route is to be sent to.
+/// The peer a route is to be sent to: who it is, and its export class.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     pub peer: PeerId,
+    pub class: ExportClass,
+}
+
+/// What [`export`] makes of a route for any peer of this class: a target
+/// without the peer's identity. Peers of one class (a reflector's clients,
+/// a node's mesh peers) share every rewritten attribute set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExportClass {
     pub ebgp: bool,
     pub rr_client: bool,
     /// Set NEXT_HOP to our address even over iBGP (`next_hop = "self"`).
@@ -158,19 +166,6 @@ pub struct Target {
     pub local_as: Option<Asn>,
 }
 
-/// What [`export`] makes of a route for any peer of this class: a target
-/// without the peer's identity. Peers of one class (a reflector's clients,
-/// a node's mesh peers) share every rewritten attribute set.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ExportClass {
-    pub ebgp: bool,
-    pub rr_client: bool,
-    pub next_hop_self: bool,
-    pub local_address: IpAddr,
-    pub local_address6: Option<IpAddr>,
-    pub local_as: Option<Asn>,
-}
-
 impl Target {
     /// Split horizon: the peer a route came from never gets it back (it
     /// would drop it as a loop, or hold a useless copy; BIRD and OpenBGPD
@@ -180,16 +175,11 @@ impl Target {
     }
 
     pub fn class(&self) -> ExportClass {
-        ExportClass {
-            ebgp: self.ebgp,
-            rr_client: self.rr_client,
-            next_hop_self: self.next_hop_self,
-            local_address: self.local_address,
-            local_address6: self.local_address6,
-            local_as: self.local_as,
-        }
+        self.class.clone()
     }
+}
 
+impl ExportClass {
     /// The next hop we announce for a route of `family`: it must be of the
     /// route's family, whatever the session's transport.
     fn next_hop_self(&self, family: Family) -> IpAddr {
@@ -207,23 +197,24 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     if to.is_source_of(route) {
         return None;
     }
+    let c = &to.class;
     let a = &route.attrs;
     // RFC 1997: NO_ADVERTISE goes to nobody, NO_EXPORT stays in the AS.
     if a.communities.contains(&Community::NO_ADVERTISE) {
         return None;
     }
-    if to.ebgp
+    if c.ebgp
         && (a.communities.contains(&Community::NO_EXPORT) || a.communities.contains(&Community::NO_EXPORT_SUBCONFED))
     {
         return None;
     }
     let from_ibgp = src.peer.is_some() && !src.ebgp;
     let mut reflect = false;
-    if from_ibgp && !to.ebgp {
+    if from_ibgp && !c.ebgp {
         // RFC 4271 §9.2: iBGP routes are not passed to iBGP peers, unless
         // we reflect (RFC 4456 §6): from a client to everyone, from a
         // non-client to clients only.
-        if local.cluster_id.is_none() || !(src.rr_client || to.rr_client) {
+        if local.cluster_id.is_none() || !(src.rr_client || c.rr_client) {
             return None;
         }
         reflect = true;
@@ -232,11 +223,11 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     // Optional attributes we do not know: transitive ones go on with the
     // Partial bit, non-transitive ones stop here (RFC 4271 §5).
     out.unknown = a.unknown.iter().filter_map(|u| u.for_propagation()).collect();
-    if to.ebgp {
+    if c.ebgp {
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
-        out.as_path = prepend(&a.as_path, to.local_as.unwrap_or(local.asn));
-        out.next_hop = Some(to.next_hop_self(family));
+        out.as_path = prepend(&a.as_path, c.local_as.unwrap_or(local.asn));
+        out.next_hop = Some(c.next_hop_self(family));
         out.local_pref = None;
         if src.peer.is_some() {
             out.med = None;
@@ -246,8 +237,8 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
         out.cluster_list.clear();
     } else {
         out.local_pref = Some(a.local_pref_or_default());
-        if src.peer.is_none() || src.ebgp || to.next_hop_self || out.next_hop.is_none() {
-            out.next_hop = Some(to.next_hop_self(family));
+        if src.peer.is_none() || src.ebgp || c.next_hop_self || out.next_hop.is_none() {
+            out.next_hop = Some(c.next_hop_self(family));
         }
         if reflect {
             // RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bgp_wire::attributes::{AsPath, Community, Origin, RawAttribute};
 use bgp_wire::{Asn, ClusterId, Family, Prefix, RouterId};
 use rib::{
-    check_import, check_import_as, compare, export, IgpCost, Ineligible, Interner, Local, PeerId, PrefixFilter,
-    Protocol, Reason, Route, RouteAttrs, Source, Table, Target,
+    check_import, check_import_as, compare, export, ExportClass, IgpCost, Ineligible, Interner, Local, PeerId,
+    PrefixFilter, Protocol, Reason, Route, RouteAttrs, Source, Table, Target,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -251,13 +251,15 @@ fn loop_checks_on_import() {
 
 fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
     Target {
-        local_address6: None,
         peer: PeerId(peer),
-        ebgp,
-        rr_client,
-        next_hop_self: false,
-        local_address: ip("10.0.0.9"),
-        local_as: None,
+        class: ExportClass {
+            local_address6: None,
+            ebgp,
+            rr_client,
+            next_hop_self: false,
+            local_address: ip("10.0.0.9"),
+            local_as: None,
+        },
     }
 }
 
@@ -526,7 +528,7 @@ fn a_session_with_its_own_local_as_prepends_that_as() {
     let l = local(None);
     let r = route(src(1, "10.0.0.1", "1.1.1.1", true), attrs(|_| {}));
     let mut t = target(2, true, false);
-    t.local_as = Some(Asn(65100));
+    t.class.local_as = Some(Asn(65100));
     let out = export(&l, &r, Family::IPV4_UNICAST, &t).unwrap();
     assert_eq!(out.as_path.asns().next(), Some(Asn(65100)));
     // And that AS on a received path is a loop.

@@ -354,6 +354,11 @@ fn load_ifaces(nl: &mut Netlink, ifaces: &mut Ifaces) -> io::Result<()> {
     Ok(())
 }
 
+/// Of a prefix's routes by metric, the one the kernel uses: the lowest.
+fn preferred(by_metric: &HashMap<u32, Learned>) -> Option<Learned> {
+    by_metric.iter().min_by_key(|(m, _)| **m).map(|(_, l)| l.clone())
+}
+
 struct Monitor {
     learn: Option<KernelSettings>,
     ifaces: Arc<RwLock<Ifaces>>,
@@ -409,7 +414,7 @@ impl Monitor {
             let _ = self.rde.send(RdeMsg::KernelLearned { prefix: p, route: None });
         }
         for (p, by_metric) in &now {
-            let best = by_metric.iter().min_by_key(|(m, _)| **m).map(|(_, l)| l.clone());
+            let best = preferred(by_metric);
             let _ = self.rde.send(RdeMsg::KernelLearned {
                 prefix: *p,
                 route: best,
@@ -435,7 +440,7 @@ impl Monitor {
                 if let Some((prefix, metric, l)) = self.learnable(&r) {
                     let entry = self.known.entry(prefix).or_default();
                     entry.insert(metric, l);
-                    let best = entry.iter().min_by_key(|(m, _)| **m).map(|(_, l)| l.clone());
+                    let best = preferred(entry);
                     let _ = self.rde.send(RdeMsg::KernelLearned { prefix, route: best });
                 }
             }
@@ -445,7 +450,7 @@ impl Monitor {
                         return;
                     };
                     entry.remove(&metric);
-                    let best = entry.iter().min_by_key(|(m, _)| **m).map(|(_, l)| l.clone());
+                    let best = preferred(entry);
                     if entry.is_empty() {
                         self.known.remove(&prefix);
                     }

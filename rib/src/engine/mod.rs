@@ -35,7 +35,7 @@ use crate::bitset::Bitset;
 use crate::decision::{IgpCost, Protocol, Route, Source};
 use crate::export::Exports;
 use crate::out::{PeerOut, Transmit};
-use crate::policy::{check_import_as, Local, PrefixFilter, Target};
+use crate::policy::{check_import_as, ExportClass, Local, PrefixFilter, Target};
 use crate::table::{Delta, Table};
 use crate::updates::{received, Change};
 use crate::PeerId;
@@ -276,12 +276,14 @@ impl Engine {
         });
         let target = Target {
             peer,
-            ebgp: s.ebgp,
-            rr_client: s.rr_client,
-            next_hop_self: s.next_hop_self,
-            local_address: s.local_address,
-            local_address6: s.local_address6,
-            local_as: s.local_as,
+            class: ExportClass {
+                ebgp: s.ebgp,
+                rr_client: s.rr_client,
+                next_hop_self: s.next_hop_self,
+                local_address: s.local_address,
+                local_address6: s.local_address6,
+                local_as: s.local_as,
+            },
         };
         let class = self.exports.join(&target);
         let mut out = PeerOut::new(peer, epoch, target, class, s.families, s.ctx);
@@ -494,9 +496,9 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.allow_local_as = usize::from(pp.allow_local_as);
         let mut target = p.out.target.clone();
-        target.rr_client = pp.rr_client;
-        target.next_hop_self = pp.next_hop_self;
-        target.local_address6 = pp.local_address6;
+        target.class.rr_client = pp.rr_client;
+        target.class.next_hop_self = pp.next_hop_self;
+        target.class.local_address6 = pp.local_address6;
         let old_source = p.source.clone();
         if target != p.out.target {
             let old = p.out.class;
