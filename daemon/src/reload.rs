@@ -32,6 +32,14 @@ impl Node {
     /// Reads `file` (the running configuration's by default) and applies
     /// it, or with `check` only checks it.
     pub async fn reload(&mut self, check: bool, file: Option<PathBuf>) -> ReloadOutcome {
+        if self.datastore {
+            let why = "the configuration comes from Calico's datastore, and every change there applies by itself";
+            warn!("reload refused: {why}");
+            return ReloadOutcome::Invalid {
+                file: "datastore".into(),
+                errors: vec![why.into()],
+            };
+        }
         let path = file.unwrap_or_else(|| self.path.clone());
         let shown = path.display().to_string();
         let new = match config::load(&path) {
@@ -45,22 +53,29 @@ impl Node {
         if check {
             return ReloadOutcome::Checked { file: shown };
         }
+        self.path = path;
+        let words = self.reconfigure(new, &shown).await;
+        ReloadOutcome::Reconfigured {
+            file: shown,
+            changes: words,
+        }
+    }
+
+    /// Applies `new` (from `from`, for the log): only the difference
+    /// with the running configuration changes.
+    pub async fn reconfigure(&mut self, new: Config, from: &str) -> Vec<String> {
         let changes = diff(&self.cfg, &new);
         let words = self.apply(new, &changes).await;
-        self.path = path;
         *self.daemon.reconfigured.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
         info!(
-            "reconfigured from {shown}: {}",
+            "reconfigured from {from}: {}",
             if words.is_empty() {
                 "nothing changed".to_string()
             } else {
                 words.join("; ")
             }
         );
-        ReloadOutcome::Reconfigured {
-            file: shown,
-            changes: words,
-        }
+        words
     }
 
     async fn apply(&mut self, new: Config, changes: &[Change]) -> Vec<String> {
@@ -154,7 +169,7 @@ impl Node {
         }
         let keys = |c: &Config| -> Vec<_> { c.peers.iter().map(|p| (p.address, p.password.clone())).collect() };
         if changes.contains(&Change::Listen) || keys(&old) != keys(&self.cfg) {
-            if let Err(e) = self.listen() {
+            if let Err(e) = self.listen().await {
                 warn!("cannot listen on the new addresses: {e}");
                 words.push(format!("listen failed: {e}"));
             }

@@ -29,6 +29,8 @@ pub struct Node {
     pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
     pub(crate) restarted: bool,
     pub(crate) daemon: Arc<Daemon>,
+    /// The configuration comes from Calico's datastore, not `path`.
+    pub(crate) datastore: bool,
 }
 
 impl Node {
@@ -57,9 +59,12 @@ impl Node {
     }
 
     /// Binds the configuration's listen addresses and serves them.
-    pub(crate) fn listen(&mut self) -> std::io::Result<()> {
+    pub(crate) async fn listen(&mut self) -> std::io::Result<()> {
+        // The old sockets close only once their tasks are gone: wait, or
+        // binding the same address again fails.
         for l in self.listeners.drain(..) {
             l.abort();
+            let _ = l.await;
         }
         for l in crate::peer::listener::bind(&self.cfg)? {
             self.listeners
@@ -84,6 +89,18 @@ pub struct Options {
 /// Runs `ternd` with a checked configuration, read from `path`, until
 /// SIGTERM or SIGINT; SIGHUP reloads it.
 pub async fn run(path: PathBuf, cfg: Config, opts: Options) -> std::io::Result<()> {
+    run_with(path, cfg, opts, None).await
+}
+
+/// As [`run`]; with `updates`, every configuration received is applied
+/// as a reload would (Calico's datastore), and the file is not read.
+pub async fn run_with(
+    path: PathBuf,
+    cfg: Config,
+    opts: Options,
+    mut updates: Option<mpsc::UnboundedReceiver<Config>>,
+) -> std::io::Result<()> {
+    let datastore = updates.is_some();
     let restarted = opts.restarted;
     let mut ids = PeerIds::default();
     let names: HashMap<_, _> = cfg.peers.iter().map(|p| (ids.id(&p.name), p.name.clone())).collect();
@@ -112,6 +129,7 @@ pub async fn run(path: PathBuf, cfg: Config, opts: Options) -> std::io::Result<(
         in_flight,
         restarted,
         daemon: daemon.clone(),
+        datastore,
     };
     let configured = node.cfg.peers.clone();
     for p in &configured {
@@ -120,7 +138,7 @@ pub async fn run(path: PathBuf, cfg: Config, opts: Options) -> std::io::Result<(
     }
     // Peers added by a reload later are not told we restarted.
     node.restarted = false;
-    node.listen()?;
+    node.listen().await?;
     let mut sockets = vec![(node.cfg.ctl_socket.clone(), View::All)];
     if let Some(dir) = &opts.ctl_dir {
         sockets.push((dir.join("bird.ctl"), View::V4));
@@ -164,6 +182,14 @@ pub async fn run(path: PathBuf, cfg: Config, opts: Options) -> std::io::Result<(
             Some(r) = reload_rx.recv() => {
                 let outcome = node.reload(r.check, r.file).await;
                 let _ = r.reply.send(outcome);
+            }
+            Some(c) = async {
+                match updates.as_mut() {
+                    Some(u) => u.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                node.reconfigure(c, "the datastore").await;
             }
         }
     };

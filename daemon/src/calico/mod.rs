@@ -6,7 +6,13 @@
 //!   stores them.
 //! - [`derive`]: the ternd configuration a node derives from them.
 //! - [`selector`]: Calico's label selector expressions.
+//! - [`store`]: a datastore's keys, parsed, and what they derive to.
+//! - [`live`]: `ternd --calico`, the node run from the datastore.
+//! - [`source`]: where the keys come from (etcd v3), as list and watch.
 
 pub mod derive;
+pub mod live;
 pub mod resources;
 pub mod selector;
+pub mod source;
+pub mod store;

@@ -334,6 +334,40 @@ impl Resources {
         Ok(())
     }
 
+    /// Adds every resource of `other`.
+    pub fn merge(&mut self, other: &Resources) {
+        self.nodes.extend_from_slice(&other.nodes);
+        self.peers.extend_from_slice(&other.peers);
+        self.configs.extend_from_slice(&other.configs);
+        self.pools.extend_from_slice(&other.pools);
+        self.affinities.extend_from_slice(&other.affinities);
+        self.secrets.extend_from_slice(&other.secrets);
+        self.filters.extend_from_slice(&other.filters);
+    }
+
+    /// Every resource held, as `Kind name` (how errors name them).
+    pub fn names(&self) -> Vec<String> {
+        let named = |kind: &str, names: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+            names.map(|n| format!("{kind} {n}")).collect()
+        };
+        [
+            named("Node", &mut self.nodes.iter().map(|x| x.metadata.name.as_str())),
+            named("BGPPeer", &mut self.peers.iter().map(|x| x.metadata.name.as_str())),
+            named(
+                "BGPConfiguration",
+                &mut self.configs.iter().map(|x| x.metadata.name.as_str()),
+            ),
+            named("IPPool", &mut self.pools.iter().map(|x| x.metadata.name.as_str())),
+            named(
+                "BlockAffinity",
+                &mut self.affinities.iter().map(|x| x.metadata.name.as_str()),
+            ),
+            named("Secret", &mut self.secrets.iter().map(|x| x.metadata.name.as_str())),
+            named("BGPFilter", &mut self.filters.iter().map(String::as_str)),
+        ]
+        .concat()
+    }
+
     pub fn config(&self, name: &str) -> Option<&BgpConfigurationSpec> {
         self.configs.iter().find(|c| c.metadata.name == name).map(|c| &c.spec)
     }

@@ -2,6 +2,7 @@
 
 // ternc's side of the control socket; `ternd lab` asks its nodes with it
 // and needs only part of it.
+mod calico;
 #[allow(dead_code)]
 #[path = "../ternc/client.rs"]
 mod client;
@@ -33,6 +34,18 @@ struct Cli {
     /// calico-node's tools look for BIRD and BIRD6 (/var/run/calico).
     #[arg(long, value_name = "DIR")]
     ctl_dir: Option<PathBuf>,
+    /// Run from Calico's datastore (etcd v3: ETCD_ENDPOINTS, ETCD_*_FILE)
+    /// as node NODENAME, in place of confd and BIRD; sockets in --ctl-dir
+    /// (/var/run/calico by default).
+    #[arg(long)]
+    calico: bool,
+    /// With --calico: this node's name (else NODENAME, else
+    /// /var/lib/calico/nodename).
+    #[arg(long, requires = "calico")]
+    node: Option<String>,
+    /// With --calico: etcd's endpoints (else ETCD_ENDPOINTS).
+    #[arg(long, value_delimiter = ',', requires = "calico")]
+    etcd_endpoints: Vec<String>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -84,46 +97,41 @@ enum Calico {
         #[arg(long)]
         node: String,
         /// Files of resources.
-        #[arg(long, required = true, num_args = 1..)]
+        #[arg(long, num_args = 1.., required_unless_present = "etcd_endpoints")]
         resources: Vec<PathBuf>,
+        /// Or read them from etcd (as `ternd --calico` would).
+        #[arg(long, value_delimiter = ',', conflicts_with = "resources")]
+        etcd_endpoints: Vec<String>,
     },
 }
 
-/// `ternd calico render`.
-fn calico_render(node: &str, files: &[PathBuf]) -> ExitCode {
-    let mut r = daemon::calico::resources::Resources::default();
-    for f in files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("ternd calico render: {}: {e}", f.display());
-                return ExitCode::from(1);
-            }
-        };
-        if let Err(e) = r.add_text(&f.display().to_string(), &text) {
-            eprintln!("ternd calico render: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    match daemon::calico::derive::derive(&r, node) {
-        Ok(c) => {
-            print!("{}", daemon::config::render::to_toml(&c));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ternd calico render: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
 fn main() -> ExitCode {
+    // Under BIRD's names, as calico-node's runit services start it.
+    if let Some(code) = calico::as_bird() {
+        return code;
+    }
     let cli = Cli::parse();
     if let Some(Sub::Calico {
-        command: Calico::Render { node, resources },
+        command: Calico::Render {
+            node,
+            resources,
+            etcd_endpoints,
+        },
     }) = &cli.command
     {
-        return calico_render(node, resources);
+        return if etcd_endpoints.is_empty() {
+            calico::render_files(node, resources)
+        } else {
+            calico::render_etcd(node, etcd_endpoints)
+        };
+    }
+    if cli.calico {
+        return calico::run(calico::Args {
+            node: cli.node,
+            etcd_endpoints: cli.etcd_endpoints,
+            ctl_dir: cli.ctl_dir,
+            restarted: cli.restarted,
+        });
     }
     if let Some(Sub::Lab {
         nodes,
@@ -195,24 +203,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     malloc::settle();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ternd: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(daemon::supervisor::run(
         path,
@@ -226,6 +218,29 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("ternd: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logging to stderr, and the daemon's runtime.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("ternd: cannot start the runtime: {e}");
+            None
         }
     }
 }

@@ -37,7 +37,13 @@ pub fn settle() {
     };
     if let Ok(exe) = std::env::current_exe() {
         use std::os::unix::process::CommandExt;
-        let e = std::process::Command::new(exe)
+        let mut c = std::process::Command::new(exe);
+        // argv[0] stays: started as `bird`, it must still be `bird`
+        // (calicoctl looks for that name).
+        if let Some(a0) = std::env::args_os().next() {
+            c.arg0(a0);
+        }
+        let e = c
             .args(std::env::args_os().skip(1))
             .env("GLIBC_TUNABLES", tunables)
             .exec();
