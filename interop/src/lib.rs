@@ -5,6 +5,7 @@
 //! Every test picks its own 127.x.y.z addresses and ports, so tests run in
 //! parallel without meeting.
 
+pub mod etcd;
 pub mod kernel;
 pub mod netns;
 pub mod speaker;
@@ -256,6 +257,23 @@ impl Ternd {
         wait_for(Duration::from_secs(10), "ternd's control socket", || {
             ctl.exists().then_some(())
         });
+        Ternd { proc, ctl }
+    }
+
+    /// Starts `ternd --calico` as node `node` of the etcd at `endpoint`,
+    /// its sockets in `dir/run`. Its control socket appears once it has a
+    /// configuration: this does not wait for it.
+    pub fn start_calico(dir: &TempDir, ns: Option<&netns::Netns>, node: &str, endpoint: &str) -> Ternd {
+        let run_dir = dir.path("run");
+        let ctl = run_dir.join("tern.ctl");
+        let _ = std::fs::remove_file(&ctl);
+        let mut c = command_in(ns, ternd_bin().to_str().expect("path"));
+        c.args(["--calico", "--node", node, "--etcd-endpoints", endpoint, "--ctl-dir"])
+            .arg(&run_dir)
+            .env("RUST_LOG", "info,daemon=debug")
+            .env_remove("CALICO_ROUTER_ID")
+            .env_remove("DATASTORE_TYPE");
+        let proc = Proc::spawn("ternd", &mut c, dir.path("ternd.log"));
         Ternd { proc, ctl }
     }
 

@@ -1,0 +1,95 @@
+//! A real etcd (Debian's `etcd-server`) for the datastore tests: started
+//! inside a network namespace the test made, with a temporary data dir,
+//! written with `etcdctl` as Calico's clients write it, stopped and
+//! started again on the same data (an outage), killed on drop.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::netns::Netns;
+use crate::{run, wait_for, Proc, TempDir};
+
+pub struct Etcd {
+    proc: Option<Proc>,
+    ns: String,
+    ip: String,
+    data: std::path::PathBuf,
+    log_dir: std::path::PathBuf,
+    starts: usize,
+}
+
+impl Etcd {
+    /// etcd on `ip`:2379 inside `ns`, data in `dir`.
+    pub fn start(dir: &TempDir, ns: &Netns, ip: &str) -> Etcd {
+        let mut e = Etcd {
+            proc: None,
+            ns: ns.name.clone(),
+            ip: ip.to_string(),
+            data: dir.path("etcd-data"),
+            log_dir: dir.0.clone(),
+            starts: 0,
+        };
+        e.resume();
+        e
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:2379", self.ip)
+    }
+
+    /// Starts it (again, on the same data) and waits until it answers.
+    pub fn resume(&mut self) {
+        self.starts += 1;
+        let url = self.endpoint();
+        let peer = "http://127.0.0.1:2380";
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns, "etcd", "--name", "tern-test"])
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(["--listen-client-urls", &url, "--advertise-client-urls", &url])
+            .args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer])
+            .args(["--initial-cluster", &format!("tern-test={peer}")]);
+        let log = self.log_dir.join(format!("etcd.{}.log", self.starts));
+        self.proc = Some(Proc::spawn("etcd", &mut c, log));
+        wait_for(Duration::from_secs(20), "etcd answering", || {
+            self.ctl(&["endpoint", "health"]).contains("is healthy").then_some(())
+        });
+    }
+
+    /// Stops it (SIGKILL: an outage, not a shutdown).
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        let url = self.endpoint();
+        run(Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "etcdctl",
+                "--endpoints",
+                &url,
+                "--command-timeout=5s",
+            ])
+            .args(args)
+            .env("ETCDCTL_API", "3"))
+    }
+
+    /// Writes `key` and returns when etcd has it (the clock of a change
+    /// starts here).
+    pub fn put(&self, key: &str, value: &str) -> Instant {
+        let out = self.ctl(&["put", key, value]);
+        assert!(out.trim() == "OK", "etcdctl put {key}: {out}");
+        Instant::now()
+    }
+
+    pub fn delete(&self, key: &str) -> Instant {
+        let out = self.ctl(&["del", key]);
+        assert!(out.trim() == "1", "etcdctl del {key}: {out}");
+        Instant::now()
+    }
+}
