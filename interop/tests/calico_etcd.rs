@@ -178,9 +178,9 @@ fn calico_nodes_follow_etcd_live() {
     assert!(established(&nodes[0], &mesh(1)));
     // n3's session restarted, so its block went and came back; n1's and
     // n2's routes to each other's blocks did not go.
-    for i in 0..2 {
+    for (i, w) in watches.iter().enumerate().take(2) {
         assert_eq!(
-            watches[i].removed.load(Ordering::SeqCst),
+            w.removed.load(Ordering::SeqCst),
             1,
             "node {i}: only n3's block was to go and come back"
         );
