@@ -384,8 +384,15 @@ impl Shell {
             }
             RdeMsg::KernelLearned { prefix, route } => match route {
                 Some(l) => {
+                    let iface = {
+                        let ifaces = self.ifaces.read().unwrap_or_else(|e| e.into_inner());
+                        l.oif
+                            .or(l.hops.first().map(|h| h.1))
+                            .and_then(|i| ifaces.name(i))
+                            .map(str::to_string)
+                    };
                     if self.learned.insert(prefix, l).is_none() {
-                        self.engine.add_kernel(prefix, now);
+                        self.engine.add_kernel(prefix, iface.as_deref(), now);
                     }
                 }
                 None => {
@@ -430,7 +437,18 @@ impl Shell {
                 out,
             } => {
                 self.outs.insert(peer, (epoch, out));
-                self.engine.peer_up(peer, epoch, *session, now);
+                let mut session = *session;
+                // The session's interface, for filters on a route's
+                // interface: the link of a link-local peer, or the one
+                // whose subnet holds the peer.
+                let ifaces = self.ifaces.read().unwrap_or_else(|e| e.into_inner());
+                session.iface = match session.link {
+                    Some(i) => ifaces.name(i),
+                    None => ifaces.iface_for(session.peer_address),
+                }
+                .map(Arc::from);
+                drop(ifaces);
+                self.engine.peer_up(peer, epoch, session, now);
                 if self.engine.is_stale(peer) {
                     // Back: its stale routes stay until its End-of-RIB.
                     self.arm_stale_timer(peer, STALE_WAIT);

@@ -151,6 +151,7 @@ fn reflectors_and_bgppeers_mean_what_confds_meant() {
     assert!(!up.rr_client && up.local_address == Some("10.192.0.3".parse().unwrap()));
     // The global peer with every knob.
     let tor = peer(&client, "Global_172_19_4_87");
+    let own = peer(&client, "Global_172_19_4_88");
     assert_eq!(tor.asn.0, 64533);
     assert_eq!(tor.password.as_deref(), Some("tor-secret"));
     assert_eq!(tor.local_address, None, "sourceAddress: None");
@@ -160,8 +161,43 @@ fn reflectors_and_bgppeers_mean_what_confds_meant() {
     );
     assert_eq!((tor.allow_local_as, tor.next_hop_self), (1, true));
     assert!(!tor.rr_client, "another AS is no client");
+    // BGPFilters in the order the peer names them, each family apart.
+    use rib::filter::{Action, MatchOp, Op, PeerType};
+    let import = tor.import.as_ref().expect("import rules");
+    let r: Vec<_> = import.rules.iter().map(|r| (r.ipv6, r.cidr, r.action)).collect();
+    assert_eq!(
+        r,
+        [
+            (
+                false,
+                Some(("10.0.0.0/8".parse().unwrap(), MatchOp::NotIn)),
+                Action::Reject
+            ),
+            (
+                false,
+                Some(("10.96.0.0/12".parse().unwrap(), MatchOp::In)),
+                Action::Accept
+            ),
+            (
+                true,
+                Some(("fd00::/8".parse().unwrap(), MatchOp::Equal)),
+                Action::Reject
+            ),
+        ]
+    );
+    // prefixLength min alone: up to the family's longest.
+    assert_eq!((import.rules[1].min_len, import.rules[1].max_len), (Some(24), Some(32)));
+    let export = tor.export.as_ref().expect("export rules");
+    assert!(export.rules[0].remote_only && export.rules[0].min_len == Some(26));
+    let e = &export.rules[1];
+    assert_eq!(
+        (e.interface.as_deref(), e.peer_type, e.priority, e.as_path_prefix.len()),
+        (Some("cali*"), Some(PeerType::Ebgp), Some(512), 1)
+    );
+    assert_eq!(e.ops.len(), 2);
+    assert!(matches!(e.ops[1], Op::SetPriority(256)));
+    assert!(own.import.is_none() && own.export.is_none(), "no filters named");
     // localASNumber: our AS towards that peer.
-    let own = peer(&client, "Global_172_19_4_88");
     assert_eq!((own.asn.0, own.local_asn.map(|a| a.0)), (64533, Some(65100)));
     assert_eq!(tor.local_asn, None);
     // A node-specific peer on another port, for the node its selector picks.
@@ -202,6 +238,14 @@ fn bad_input_names_the_resource_and_field() {
         (
             text.replace("  keepaliveTime: 20s\n", "  reachableBy: 10.192.0.1\n"),
             "BGPPeer tor: spec.reachableBy: not supported",
+        ),
+        (
+            text.replace("matchOperator: NotIn", "matchOperator: Outside"),
+            "BGPFilter tor-in: spec.importV4[0].matchOperator",
+        ),
+        (
+            text.replace("  - tor-out\n", "  - tor-gone\n"),
+            "BGPPeer tor: spec.filters: no BGPFilter \"tor-gone\"",
         ),
         (
             text.replace("apiVersion: v1\nkind: Secret", "apiVersion: v2\nkind: Secret"),

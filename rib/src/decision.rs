@@ -36,6 +36,9 @@ pub struct Source {
     /// The interface index of a session over IPv6 link-local addresses:
     /// where a link-local next hop of its routes is.
     pub link: Option<u32>,
+    /// The interface the route leaves by, where known: a kernel route's
+    /// device, a session's interface (what filters match by name).
+    pub iface: Option<Arc<str>>,
 }
 
 /// The IGP cost to a route's next hop (RFC 4271 §9.1.2.2 e), where known.

@@ -17,6 +17,7 @@ use hashbrown::HashMap;
 
 use crate::attrs::{Interner, RouteAttrs};
 use crate::decision::{Route, Source};
+use crate::filter::Verdict;
 use crate::policy::{export, ExportClass, Local, PrefixFilter, Target};
 
 /// An export class's number.
@@ -32,6 +33,8 @@ struct Key {
     ipv4: bool,
     /// The `[[advertise]]` ranges that hold the prefix.
     tags: u32,
+    /// The export rule that accepted the route and changes it, if any.
+    rule: Option<u16>,
 }
 
 /// Export classes, the cache, and the rewritten attribute sets.
@@ -96,6 +99,7 @@ impl Exports {
         class: ClassId,
         filter: &PrefixFilter,
         tags: u32,
+        verdict: Verdict,
     ) -> Option<Arc<RouteAttrs>> {
         // The one rule that depends on the peer itself, before the cache
         // its class shares.
@@ -108,10 +112,37 @@ impl Exports {
             class,
             ipv4: family == Family::IPV4_UNICAST,
             tags,
+            rule: None,
+        };
+        // A rule's operations change the route before the export rules
+        // see it: a prepended AS goes after ours towards an eBGP peer.
+        let rules = target.class.filter.as_deref();
+        let changed = match (verdict, rules) {
+            (Verdict::Accept(i), Some(f)) if f.changes(i) => {
+                let mut a = (*route.attrs).clone();
+                f.apply(i, &mut a);
+                Some((i, a))
+            }
+            _ => None,
+        };
+        let key = Key {
+            rule: changed.as_ref().map(|(i, _)| *i),
+            ..key
         };
         if let Some(out) = self.cache.get(&key) {
             return out.clone();
         }
+        let changed_route;
+        let route = match changed {
+            Some((_, a)) => {
+                changed_route = Route {
+                    attrs: Arc::new(a),
+                    ..route.clone()
+                };
+                &changed_route
+            }
+            None => route,
+        };
         let out = export(local, route, family, target).map(|mut a| {
             if tags != 0 {
                 filter.apply(tags, &mut a);

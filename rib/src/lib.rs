@@ -20,6 +20,8 @@
 //!   included), and packing changes into as few UPDATEs as fit.
 //! - [`fib`]: what the kernel's forwarding table should hold for a
 //!   prefix: next hops, ECMP, IPIP per pool.
+//! - [`filter`]: per-peer import and export rules (Calico's BGPFilter).
+//! - [`glob`]: BIRD's `*`/`?` patterns.
 //! - [`bitset`]: sets of slot numbers.
 
 #![forbid(unsafe_code)]
@@ -30,6 +32,8 @@ pub mod decision;
 pub mod engine;
 pub mod export;
 pub mod fib;
+pub mod filter;
+pub mod glob;
 pub mod out;
 pub mod policy;
 pub mod table;
@@ -49,6 +53,7 @@ impl std::fmt::Display for PeerId {
 pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, IgpCost, Protocol, Reason, Route, Source};
 pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, PeerPolicy, Session, SubscriberId};
+pub use filter::{RouteFilter, Verdict};
 pub use out::Transmit;
 pub use policy::{
     check_import, check_import_as, export, Advertise, ExportClass, Ineligible, Local, PrefixFilter, Target,

@@ -18,7 +18,9 @@ use hashbrown::HashSet;
 
 use crate::attrs::RouteAttrs;
 use crate::bitset::Bitset;
+use crate::decision::Route;
 use crate::export::{ClassId, Exports};
+use crate::filter::Verdict;
 use crate::policy::{Local, PrefixFilter, Target};
 use crate::table::{SlotId, Table};
 use crate::updates::{write_changes, Change};
@@ -185,22 +187,14 @@ impl PeerOut {
         let routes = c.table.paths_of(sid);
         let tags = c.filter.tags(&prefix);
         if !add_path {
-            let want = routes.first().filter(|r| c.filter.admits(&prefix, r)).and_then(|r| {
-                c.exports
-                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
-            });
+            let want = routes.first().and_then(|r| self.wanted(c, &prefix, r, tags));
             self.put(slot, prefix, None, want, out);
             return;
         }
         let mut present: Vec<u32> = Vec::with_capacity(routes.len());
         for r in routes {
             present.push(r.out_id);
-            let want = if c.filter.admits(&prefix, r) {
-                c.exports
-                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
-            } else {
-                None
-            };
+            let want = self.wanted(c, &prefix, r, tags);
             self.put(slot, prefix, Some(r.out_id), want, out);
         }
         present.sort_unstable();
@@ -219,18 +213,31 @@ impl PeerOut {
         if self.mode(family) != Some(true) {
             return;
         }
+        let tags = c.filter.tags(&prefix);
         let want = c
             .table
             .paths_of(sid)
             .iter()
             .find(|r| r.out_id == id)
-            .filter(|r| c.filter.admits(&prefix, r))
-            .and_then(|r| {
-                let tags = c.filter.tags(&prefix);
-                c.exports
-                    .export(c.local, r, family, &self.target, self.class, c.filter, tags)
-            });
+            .and_then(|r| self.wanted(c, &prefix, r, tags));
         self.put(slot, prefix, Some(id), want, out);
+    }
+
+    /// What the peer is sent for `r` to `prefix`: its export rules
+    /// (Calico's BGPFilter) first, then the node's; `None` for nothing.
+    fn wanted(&self, c: &mut Ctx, prefix: &Prefix, r: &Route, tags: u32) -> Option<Arc<RouteAttrs>> {
+        let class = &self.target.class;
+        let verdict = match &class.filter {
+            Some(f) => f.check(prefix, r, class.ebgp),
+            None => Verdict::Default,
+        };
+        match verdict {
+            Verdict::Reject => None,
+            Verdict::Default if !c.filter.admits(prefix, r) => None,
+            v => c
+                .exports
+                .export(c.local, r, prefix.family(), &self.target, self.class, c.filter, tags, v),
+        }
     }
 
     /// Tells the peer about `slots` (best changes) and `paths` (ADD-PATH

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use bgp_wire::attributes::{AsPath, AsSegment, Community, LargeCommunity, SegmentType};
+use bgp_wire::attributes::{AsPath, Community, LargeCommunity};
 use bgp_wire::{Afi, Asn, ClusterId, Family, Prefix, RouterId};
 
 use crate::attrs::RouteAttrs;
@@ -164,6 +164,8 @@ pub struct ExportClass {
     /// The AS we are towards this peer, when not the node's (Calico's
     /// `localASNumber`): what eBGP prepends.
     pub local_as: Option<Asn>,
+    /// The peer's export rules (Calico's BGPFilter), if any.
+    pub filter: Option<std::sync::Arc<crate::filter::RouteFilter>>,
 }
 
 impl Target {
@@ -251,16 +253,5 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
 }
 
 fn prepend(p: &AsPath, asn: Asn) -> AsPath {
-    let mut segments = p.segments.clone();
-    match segments.first_mut() {
-        Some(s) if s.kind == SegmentType::Sequence && s.asns.len() < 255 => s.asns.insert(0, asn),
-        _ => segments.insert(
-            0,
-            AsSegment {
-                kind: SegmentType::Sequence,
-                asns: vec![asn],
-            },
-        ),
-    }
-    AsPath { segments }
+    crate::filter::prepend_all(p, &[asn])
 }

@@ -26,6 +26,7 @@ fn bgp(peer: u32, nh: &str, as_path: &[u32]) -> Route {
         ebgp: false,
         rr_client: false,
         link: None,
+        iface: None,
     });
     route(source, Some(ip(nh)), as_path)
 }
@@ -159,6 +160,7 @@ fn the_nodes_own_routes_are_never_installed() {
         ebgp: false,
         rr_client: false,
         link: None,
+        iface: None,
     });
     let kernel = Arc::new(Source {
         protocol: Protocol::Kernel,

@@ -58,6 +58,9 @@ fn session(n: u32, add_path: bool) -> Session {
         preserved: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
         link: None,
         local_as: None,
+        iface: None,
+        import: None,
+        export: None,
     }
 }
 

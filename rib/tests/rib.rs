@@ -29,6 +29,7 @@ fn src(peer: u32, addr: &str, id: &str, ebgp: bool) -> Arc<Source> {
         ebgp,
         rr_client: false,
         link: None,
+        iface: None,
     })
 }
 
@@ -72,6 +73,7 @@ fn each_decision_step_in_rfc_4271_order() {
         ebgp: false,
         rr_client: false,
         link: None,
+        iface: None,
     });
     let base = attrs(|_| {});
     row(
@@ -259,6 +261,7 @@ fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
             next_hop_self: false,
             local_address: ip("10.0.0.9"),
             local_as: None,
+            filter: None,
         },
     }
 }

@@ -179,6 +179,9 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
         address(n, false)?;
         address(n, true)?;
     }
+    for f in &r.filters {
+        super::bgpfilter::check(f)?;
+    }
     let who_me = format!("Node {name}");
     let v4 = address(me, false)?;
     let v6 = address(me, true)?;
@@ -518,9 +521,6 @@ fn peer_ip(who: &str, t: &str) -> Result<(IpAddr, Option<u16>), ResourceError> {
 fn unsupported(who: &str, p: &BgpPeer) -> Result<(), ResourceError> {
     let s = &p.spec;
     let no = |field: &str| Err(err(who, format!("{field}: not supported by ternd calico render yet")));
-    if !s.filters.is_empty() {
-        return no("spec.filters");
-    }
     if s.local_workload_selector.is_some() {
         return no("spec.localWorkloadSelector");
     }
@@ -574,6 +574,8 @@ fn peer(
         next_hop_self: false,
         allow_local_as: 0,
         local_address6: None,
+        import: None,
+        export: None,
     };
     let g = &c.global;
     match &w.resource {
@@ -603,6 +605,7 @@ fn peer(
                 p.keepalive = Some(seconds(&who, "spec.keepaliveTime", t)?.min(u64::from(u16::MAX)) as u16);
             }
             p.ttl_security = s.ttl_security.filter(|t| *t > 0);
+            (p.import, p.export) = super::bgpfilter::rules(c.r, &who, &s.filters)?;
             p.allow_local_as = s.num_allowed_local_as_numbers.unwrap_or(0);
             p.next_hop_self = match s.next_hop_mode.as_deref() {
                 Some("Self") => true,

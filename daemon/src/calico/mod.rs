@@ -4,12 +4,14 @@
 //!
 //! - [`resources`]: the resources, as calicoctl writes them and etcd
 //!   stores them.
+//! - [`bgpfilter`]: BGPFilter, as a peer's import and export rules.
 //! - [`derive`]: the ternd configuration a node derives from them.
 //! - [`selector`]: Calico's label selector expressions.
 //! - [`store`]: a datastore's keys, parsed, and what they derive to.
 //! - [`live`]: `ternd --calico`, the node run from the datastore.
 //! - [`source`]: where the keys come from (etcd v3), as list and watch.
 
+pub mod bgpfilter;
 pub mod derive;
 pub mod live;
 pub mod resources;

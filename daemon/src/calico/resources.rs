@@ -18,7 +18,7 @@ pub struct Resources {
     pub pools: Vec<IpPool>,
     pub affinities: Vec<BlockAffinity>,
     pub secrets: Vec<Secret>,
-    pub filters: Vec<String>,
+    pub filters: Vec<super::bgpfilter::BgpFilter>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -320,7 +320,7 @@ impl Resources {
                 "BGPConfiguration" => self.configs.push(typed(&who, v)?),
                 "IPPool" => self.pools.push(typed(&who, v)?),
                 "BlockAffinity" => self.affinities.push(typed(&who, v)?),
-                "BGPFilter" => self.filters.push(name),
+                "BGPFilter" => self.filters.push(typed(&who, v)?),
                 // Other Calico kinds (policies, profiles…) are not BGP's.
                 _ => {}
             },
@@ -363,7 +363,7 @@ impl Resources {
                 &mut self.affinities.iter().map(|x| x.metadata.name.as_str()),
             ),
             named("Secret", &mut self.secrets.iter().map(|x| x.metadata.name.as_str())),
-            named("BGPFilter", &mut self.filters.iter().map(String::as_str)),
+            named("BGPFilter", &mut self.filters.iter().map(|x| x.metadata.name.as_str())),
         ]
         .concat()
     }

@@ -60,6 +60,8 @@ const SESSION_FIELDS: &[&str] = &[
     "ttl_security",
     "graceful_restart",
     "add_path",
+    // The peer's routes are needed again, unfiltered: a new session.
+    "import",
 ];
 
 fn peer_fields(a: &PeerSettings, b: &PeerSettings) -> Vec<&'static str> {
@@ -88,6 +90,8 @@ fn peer_fields(a: &PeerSettings, b: &PeerSettings) -> Vec<&'static str> {
     check("next_hop", a.next_hop_self != b.next_hop_self);
     check("allow_local_as", a.allow_local_as != b.allow_local_as);
     check("local_address6", a.local_address6 != b.local_address6);
+    check("import", a.import != b.import);
+    check("export", a.export != b.export);
     f
 }
 

@@ -107,6 +107,10 @@ pub struct PeerSettings {
     pub allow_local_as: u8,
     /// Our IPv6 next hop for IPv6 routes sent over an IPv4 session.
     pub local_address6: Option<IpAddr>,
+    /// Rules for the routes the peer sends us and we send it (Calico's
+    /// BGPFilter); `None` without rules.
+    pub import: Option<std::sync::Arc<rib::RouteFilter>>,
+    pub export: Option<std::sync::Arc<rib::RouteFilter>>,
 }
 
 impl Config {

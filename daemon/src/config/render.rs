@@ -150,6 +150,12 @@ pub fn to_toml(c: &Config) -> String {
         if let Some(a) = p.local_address6 {
             let _ = writeln!(o, "local_address6 = {}", q(&a.to_string()));
         }
+        if let Some(f) = &p.import {
+            super::filter::render(&mut o, "import", f);
+        }
+        if let Some(f) = &p.export {
+            super::filter::render(&mut o, "export", f);
+        }
     }
     o
 }

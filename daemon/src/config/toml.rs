@@ -97,6 +97,10 @@ struct RawPeer {
     next_hop: Option<Spanned<String>>,
     local_address6: Option<Spanned<String>>,
     allow_local_as: Option<u8>,
+    #[serde(default)]
+    import: Vec<Spanned<super::filter::RawRule>>,
+    #[serde(default)]
+    export: Vec<Spanned<super::filter::RawRule>>,
 }
 
 /// A configuration problem, located.
@@ -124,14 +128,14 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Collects every problem instead of stopping at the first.
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     file: &'a str,
     text: &'a str,
     list: Vec<ConfigError>,
 }
 
 impl Errors<'_> {
-    fn at<T>(&mut self, s: &Spanned<T>, message: String) {
+    pub(super) fn at<T>(&mut self, s: &Spanned<T>, message: String) {
         self.list.push(ConfigError {
             file: self.file.to_string(),
             line: Some(line_of(self.text, s.span().start)),
@@ -376,7 +380,11 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             Some(a) => Some(Asn(*a.get_ref())),
             None => None,
         };
+        let import = super::filter::rules(p.import, "peer.import", &mut errs);
+        let export = super::filter::rules(p.export, "peer.export", &mut errs);
         peers.push(PeerSettings {
+            import,
+            export,
             name,
             address,
             interface,

@@ -11,7 +11,6 @@
 //! line starts with `json` (tern's own clients; BIRD has no such word).
 
 pub mod bird;
-pub mod glob;
 pub mod json;
 pub mod query;
 

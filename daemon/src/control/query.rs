@@ -273,10 +273,7 @@ pub fn select(d: &Daemon, arg: Option<&str>) -> Result<Vec<PeerHandle>, CtlError
         return Ok(peers);
     };
     if let Some(pat) = arg.strip_prefix('"') {
-        let v: Vec<PeerHandle> = peers
-            .into_iter()
-            .filter(|p| super::glob::matches(pat, &p.name))
-            .collect();
+        let v: Vec<PeerHandle> = peers.into_iter().filter(|p| rib::glob::matches(pat, &p.name)).collect();
         if v.is_empty() {
             return Err(CtlError::NoMatch);
         }

@@ -519,6 +519,10 @@ impl Task {
                 .collect(),
             link: s.interface.as_deref().and_then(super::sockopt::if_index),
             local_as: s.local_asn,
+            // Filled in by the engine's thread, which knows the interfaces.
+            iface: None,
+            import: s.import.clone(),
+            export: s.export.clone(),
         }
     }
 

@@ -28,12 +28,13 @@ use std::time::{Duration, Instant};
 
 use bgp_wire::attributes::{Community, Origin};
 use bgp_wire::{Family, Prefix, RouterId, SessionCtx, Update};
-use hashbrown::HashSet;
+use hashbrown::{HashMap, HashSet};
 
 use crate::attrs::{Interner, RouteAttrs};
 use crate::bitset::Bitset;
 use crate::decision::{IgpCost, Protocol, Route, Source};
 use crate::export::Exports;
+use crate::filter::{RouteFilter, Verdict};
 use crate::out::{PeerOut, Transmit};
 use crate::policy::{check_import_as, ExportClass, Local, PrefixFilter, Target};
 use crate::table::{Delta, Table};
@@ -77,15 +78,24 @@ pub struct Session {
     pub link: Option<u32>,
     /// Our AS on this session when not the node's (Calico's `localASNumber`).
     pub local_as: Option<bgp_wire::Asn>,
+    /// The interface the session runs over, where known (what filters
+    /// match a received route's interface against).
+    pub iface: Option<Arc<str>>,
+    /// Rules for what the peer sends us and what we send it.
+    pub import: Option<Arc<RouteFilter>>,
+    pub export: Option<Arc<RouteFilter>>,
 }
 
 /// A peer's rules that a reload can change without a new session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerPolicy {
     pub rr_client: bool,
     pub next_hop_self: bool,
     pub allow_local_as: u8,
     pub local_address6: Option<IpAddr>,
+    /// New export rules: the peer is sent what they now allow. (New
+    /// import rules need the peer's routes again: a new session.)
+    pub export: Option<Arc<RouteFilter>>,
 }
 
 /// A route this node originates.
@@ -184,6 +194,9 @@ pub struct Engine {
     exports: Exports,
     local_source: Arc<Source>,
     kernel_source: Arc<Source>,
+    /// Kernel routes' sources by device, for filters on the interface;
+    /// swept when no route holds one.
+    kernel_sources: HashMap<Arc<str>, Arc<Source>>,
     peers: BTreeMap<PeerId, Peer>,
     add_path_sessions: usize,
     window: Window,
@@ -208,6 +221,8 @@ struct Peer {
     allow_local_as: usize,
     /// Our AS on the session when not the node's.
     local_as: Option<bgp_wire::Asn>,
+    /// Rules for the routes it sends us.
+    import: Option<Arc<RouteFilter>>,
     /// Imported and preferred routes (exported ones are `out`'s).
     counts: PeerCounts,
 }
@@ -225,6 +240,7 @@ impl Engine {
             ebgp: false,
             rr_client: false,
             link: None,
+            iface: None,
         });
         let kernel_source = Arc::new(Source {
             protocol: Protocol::Kernel,
@@ -238,6 +254,7 @@ impl Engine {
             exports: Exports::default(),
             local_source,
             kernel_source,
+            kernel_sources: HashMap::new(),
             peers: BTreeMap::new(),
             add_path_sessions: 0,
             window: Window::default(),
@@ -273,6 +290,7 @@ impl Engine {
             ebgp: s.ebgp,
             rr_client: s.rr_client,
             link: s.link,
+            iface: s.iface.clone(),
         });
         let target = Target {
             peer,
@@ -283,6 +301,7 @@ impl Engine {
                 local_address: s.local_address,
                 local_address6: s.local_address6,
                 local_as: s.local_as,
+                filter: s.export.clone().filter(|f| !f.is_empty()),
             },
         };
         let class = self.exports.join(&target);
@@ -298,6 +317,7 @@ impl Engine {
                 source,
                 allow_local_as: usize::from(s.allow_local_as),
                 local_as: s.local_as,
+                import: s.import.clone().filter(|f| !f.is_empty()),
                 counts,
             },
         );
@@ -361,6 +381,7 @@ impl Engine {
         let source = p.source.clone();
         let allow = p.allow_local_as;
         let local_as = p.local_as;
+        let import = p.import.clone();
         let since = self.unix(now);
         let mut r = received(u);
         for (_, e) in &r.withdrawn {
@@ -392,18 +413,31 @@ impl Engine {
             } else {
                 mp.clone().or_else(|| v4.clone())
             };
-            let d = match attrs {
-                Some(a) => Some(self.table.update(
-                    e.prefix,
-                    Route {
-                        source: source.clone(),
-                        path_id: id,
-                        out_id: 0,
-                        attrs: a,
-                        igp_cost: IgpCost::UNKNOWN,
-                        since,
-                    },
-                )),
+            let route = attrs.map(|a| Route {
+                source: source.clone(),
+                path_id: id,
+                out_id: 0,
+                attrs: a,
+                igp_cost: IgpCost::UNKNOWN,
+                since,
+            });
+            // The peer's import rules (Calico's BGPFilter): rejected is
+            // as withdrawn; an accepting rule may change the route.
+            let route = match (route, &import) {
+                (Some(mut r), Some(f)) => match f.check(&e.prefix, &r, source.ebgp) {
+                    Verdict::Reject => None,
+                    Verdict::Accept(i) if f.changes(i) => {
+                        let mut a = (*r.attrs).clone();
+                        f.apply(i, &mut a);
+                        r.attrs = self.interner.intern(a);
+                        Some(r)
+                    }
+                    _ => Some(r),
+                },
+                (r, _) => r,
+            };
+            let d = match route {
+                Some(r) => Some(self.table.update(e.prefix, r)),
                 // A looped route replaces, and so withdraws, an earlier one.
                 None => self.table.withdraw(&e.prefix, Some(peer), id),
             };
@@ -442,8 +476,22 @@ impl Engine {
     /// A route the kernel's table holds that is not ours (BIRD's `learn`):
     /// the node's own, exported within pools only
     /// ([`PrefixFilter::admits`]). We announce ourselves as its next hop.
-    pub fn add_kernel(&mut self, prefix: Prefix, now: Instant) {
-        let source = self.kernel_source.clone();
+    pub fn add_kernel(&mut self, prefix: Prefix, iface: Option<&str>, now: Instant) {
+        let source = match iface {
+            None => self.kernel_source.clone(),
+            Some(name) => match self.kernel_sources.get(name) {
+                Some(s) => s.clone(),
+                None => {
+                    let name: Arc<str> = Arc::from(name);
+                    let s = Arc::new(Source {
+                        iface: Some(name.clone()),
+                        ..(*self.kernel_source).clone()
+                    });
+                    self.kernel_sources.insert(name, s.clone());
+                    s
+                }
+            },
+        };
         self.originate(prefix, LocalRoute::default(), source, KERNEL_PATH, now);
     }
 
@@ -499,6 +547,7 @@ impl Engine {
         target.class.rr_client = pp.rr_client;
         target.class.next_hop_self = pp.next_hop_self;
         target.class.local_address6 = pp.local_address6;
+        target.class.filter = pp.export.clone().filter(|f| !f.is_empty());
         let old_source = p.source.clone();
         if target != p.out.target {
             let old = p.out.class;
@@ -664,6 +713,17 @@ impl Engine {
     /// Drops attribute sets no route holds, and the cache entries keyed on
     /// them, before their memory can be reused.
     fn sweep(&mut self) {
+        // A device's source with no route left (a pod gone) goes too.
+        // Its export cache entries go first: the cache knows a source by
+        // its address, which a new source may reuse.
+        let exports = &mut self.exports;
+        self.kernel_sources.retain(|_, s| {
+            let held = Arc::strong_count(s) > 1;
+            if !held {
+                exports.forget_source(s);
+            }
+            held
+        });
         let dead = self.interner.sweep();
         self.exports.forget_attrs(&dead);
         drop(dead);

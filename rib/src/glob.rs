@@ -1,5 +1,6 @@
-//! BIRD's protocol name patterns: `*` matches any run of characters, `?`
-//! any one character.
+//! Glob patterns as BIRD writes them: `*` matches any run of characters,
+//! `?` any one character. Protocol names on the control socket, interface
+//! names in route filters.
 
 /// Whether `name` matches `pattern`. Greedy, backing up only to the last
 /// `*` seen: at most `pattern.len() × name.len()` steps, never the
