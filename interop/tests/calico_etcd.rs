@@ -12,7 +12,9 @@
 //! to the reflector, the reflector's stay up, no kernel route goes); etcd
 //! is stopped for 30 s (routing carries on) and comes back (a change
 //! made then applies); malformed resources are logged by key and skipped,
-//! and a later change still applies.
+//! and a later change still applies; a BGPFilter named by the reflector
+//! BGPPeer takes one block away from the other nodes, with no session
+//! restarting, and gives it back when no longer named.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -120,6 +122,22 @@ fn calico_nodes_follow_etcd_live() {
         },
     );
     times.push("start: mesh up, every block in every kernel", start.elapsed());
+    // Sessions wait the FSM's start delay (about 2 s) before their first
+    // attempt; much longer means attempts failed: show why.
+    if start.elapsed() > Duration::from_secs(10) {
+        for n in &nodes {
+            let log = n.proc.log();
+            let why: Vec<&str> = log
+                .lines()
+                .filter(|l| {
+                    ["state", "rror", "NOTIFICATION", "listen", "sync"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+                .collect();
+            eprintln!("---- slow start, {}:\n{}", n.proc.log.display(), why.join("\n"));
+        }
+    }
     let mesh = |j: usize| format!("Mesh_{}", ip(j).replace('.', "_"));
     assert!(established(&nodes[0], &mesh(1)));
     // Calico's tools read the IPv4 socket: the mesh peers, by their names.
@@ -314,6 +332,54 @@ fn calico_nodes_follow_etcd_live() {
     for (i, n) in nodes.iter().enumerate() {
         assert!(established(n, &rr_name), "node {i}");
         assert!(!n.proc.log().contains("panicked"), "node {i}");
+    }
+
+    // 7. A BGPFilter that rejects n3's block, named by the reflector
+    //    BGPPeer: the block leaves n1 and n2, no session restarts; named no
+    //    more, it comes back.
+    let rr_since: Vec<String> = nodes.iter().map(|n| since(n, &rr_name)).collect();
+    etcd.put(
+        &format!("{RES}/bgpfilters/no-block-3"),
+        r#"{"kind":"BGPFilter","apiVersion":"projectcalico.org/v3","metadata":{"name":"no-block-3"},"spec":{"exportV4":[{"cidr":"192.168.3.0/26","matchOperator":"Equal","action":"Reject"}]}}"#,
+    );
+    for w in &watches[..2] {
+        w.reset(usize::MAX);
+    }
+    let peering = |filters: &str| {
+        format!(
+            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"peer-with-rr"}},"spec":{{"nodeSelector":"all()","peerSelector":"has(routeReflector)","filters":[{filters}]}}}}"#
+        )
+    };
+    let t = etcd.put(&format!("{RES}/bgppeers/peer-with-rr"), &peering(r#""no-block-3""#));
+    let gone = wait_for(Duration::from_secs(10), "n3's block gone from n1 and n2", || {
+        let a = *watches[0].removed_at.lock().unwrap();
+        let b = *watches[1].removed_at.lock().unwrap();
+        (route(&lan, 0, blocks[2]).trim().is_empty() && route(&lan, 1, blocks[2]).trim().is_empty())
+            .then(|| a.max(b))
+            .flatten()
+    });
+    times.push("BGPFilter named by the BGPPeer → filtered block gone", gone - t);
+    assert!(
+        route(&lan, 0, blocks[1]).contains("via"),
+        "only the filtered block goes"
+    );
+    for w in &watches[..2] {
+        w.reset(1);
+    }
+    let t = etcd.put(&format!("{RES}/bgppeers/peer-with-rr"), &peering(""));
+    let back = wait_for(Duration::from_secs(10), "n3's block back on n1 and n2", || {
+        match (at(&watches[0]), at(&watches[1])) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        }
+    });
+    times.push("filter no longer named → block back", back - t);
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(
+            since(n, &rr_name),
+            rr_since[i],
+            "node {i}: export rules change no session"
+        );
     }
 
     println!("\nchange (etcd write → effect on the other nodes)           time");

@@ -233,11 +233,7 @@ pub type PeerRules = (Option<Arc<RouteFilter>>, Option<Arc<RouteFilter>>);
 
 /// The import and export rules of the filters named (a BGPPeer's
 /// `spec.filters`), in order; a name with no BGPFilter is the peer's error.
-pub fn rules(
-    r: &Resources,
-    who: &str,
-    names: &[String],
-) -> Result<PeerRules, ResourceError> {
+pub fn rules(r: &Resources, who: &str, names: &[String]) -> Result<PeerRules, ResourceError> {
     let mut import = Vec::new();
     let mut export = Vec::new();
     for n in names {
