@@ -203,6 +203,24 @@ fn reflectors_and_bgppeers_mean_what_confds_meant() {
     // A node-specific peer on another port, for the node its selector picks.
     let rack = peer(&client, "Node_10_192_0_9_port_1179");
     assert_eq!(rack.port, 1179);
+    // reachableBy: a route to the peer through the gateway, not exported.
+    let via: Vec<_> = client.statics.iter().filter(|s| s.via.is_some()).collect();
+    assert_eq!(via.len(), 1);
+    assert_eq!(
+        (
+            via[0].prefix.to_string(),
+            via[0].via.map(|v| v.to_string()),
+            via[0].export
+        ),
+        ("10.192.0.9/32".into(), Some("10.192.0.1".into()), false)
+    );
+    assert!(
+        !derived("reflector", "kube-node-2")
+            .statics
+            .iter()
+            .any(|s| s.via.is_some()),
+        "only where the peering is"
+    );
     assert!(!derived("reflector", "kube-node-2")
         .peers
         .iter()
@@ -236,8 +254,8 @@ fn bad_input_names_the_resource_and_field() {
             "BGPPeer tor: spec.maxRestartTime",
         ),
         (
-            text.replace("  keepaliveTime: 20s\n", "  reachableBy: 10.192.0.1\n"),
-            "BGPPeer tor: spec.reachableBy: not supported",
+            text.replace("reachableBy: 10.192.0.1", "reachableBy: fd00::1"),
+            "BGPPeer rack-a-router: spec.reachableBy",
         ),
         (
             text.replace("matchOperator: NotIn", "matchOperator: Outside"),

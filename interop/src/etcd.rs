@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 use crate::netns::Netns;
 use crate::{run, wait_for, Proc, TempDir};
 
+/// When a write happened: after `before`, by `after`.
+#[derive(Clone, Copy, Debug)]
+pub struct Written {
+    pub before: Instant,
+    pub after: Instant,
+}
+
 pub struct Etcd {
     proc: Option<Proc>,
     ns: String,
@@ -79,17 +86,25 @@ impl Etcd {
             .env("ETCDCTL_API", "3"))
     }
 
-    /// Writes `key` and returns when etcd has it (the clock of a change
-    /// starts here).
-    pub fn put(&self, key: &str, value: &str) -> Instant {
+    /// Writes `key`; etcd has it somewhere between the two instants
+    /// returned (etcdctl's start and its exit).
+    pub fn put(&self, key: &str, value: &str) -> Written {
+        let before = Instant::now();
         let out = self.ctl(&["put", key, value]);
         assert!(out.trim() == "OK", "etcdctl put {key}: {out}");
-        Instant::now()
+        Written {
+            before,
+            after: Instant::now(),
+        }
     }
 
-    pub fn delete(&self, key: &str) -> Instant {
+    pub fn delete(&self, key: &str) -> Written {
+        let before = Instant::now();
         let out = self.ctl(&["del", key]);
         assert!(out.trim() == "1", "etcdctl del {key}: {out}");
-        Instant::now()
+        Written {
+            before,
+            after: Instant::now(),
+        }
     }
 }

@@ -133,7 +133,12 @@ pub fn usage(pid: i32) -> (u64, f64) {
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
-pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(limit: Duration, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_every(limit, Duration::from_millis(200), what, f)
+}
+
+/// [`wait_for`], asking every `every`: for when the moment is measured.
+pub fn wait_every<T>(limit: Duration, every: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
@@ -142,7 +147,7 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         if Instant::now() > deadline {
             panic!("timed out after {limit:?} waiting for {what}");
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(every);
     }
 }
 

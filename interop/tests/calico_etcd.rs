@@ -19,9 +19,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use interop::etcd::Etcd;
+use interop::etcd::{Etcd, Written};
 use interop::netns::{skip_without, Lan};
-use interop::{birdc, wait_for, TempDir, Ternd};
+use interop::{birdc, wait_every, wait_for, TempDir, Ternd};
 
 const NET: u8 = 55;
 const RES: &str = "/calico/resources/v3/projectcalico.org";
@@ -41,6 +41,9 @@ fn config_json(mesh: bool) -> String {
 fn block_key(node: &str, block: &str) -> String {
     format!("/calico/ipam/v2/host/{node}/ipv4/block/{}", block.replace('/', "-"))
 }
+
+/// How often a timed step asks (each ask runs birdc on each node).
+const FINE: Duration = Duration::from_millis(2);
 
 const CONFIRMED: &str = r#"{"state":"confirmed","deleted":false}"#;
 
@@ -90,6 +93,10 @@ fn calico_nodes_follow_etcd_live() {
 
     // The cluster as Calico stores it, before any node starts.
     etcd.put(&format!("{RES}/bgpconfigurations/default"), &config_json(true));
+    etcd.put(
+        &format!("{RES}/ippools/default-ipv4-ippool"),
+        r#"{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{"name":"default-ipv4-ippool"},"spec":{"cidr":"192.168.0.0/16","ipipMode":"Never","vxlanMode":"Never","blockSize":26,"nodeSelector":"all()"}}"#,
+    );
     for i in 0..3 {
         etcd.put(
             &format!("{RES}/nodes/{}", names[i]),
@@ -98,6 +105,8 @@ fn calico_nodes_follow_etcd_live() {
         etcd.put(&block_key(names[i], blocks[i]), CONFIRMED);
     }
     let dirs: Vec<TempDir> = (0..4).map(|i| TempDir::new(&format!("calico-etcd-n{i}"))).collect();
+    // Built before the clock starts.
+    interop::ternd_bin();
     let start = Instant::now();
     let nodes: Vec<Ternd> = (0..3)
         .map(|i| Ternd::start_calico(&dirs[i], Some(&lan.nodes[i]), names[i], &ep))
@@ -121,7 +130,7 @@ fn calico_nodes_follow_etcd_live() {
                 .then_some(())
         },
     );
-    times.push("start: mesh up, every block in every kernel", start.elapsed());
+    times.start("start: mesh up, every block in every kernel", start.elapsed());
     // Sessions wait the FSM's start delay (about 2 s) before their first
     // attempt; much longer means attempts failed: show why.
     if start.elapsed() > Duration::from_secs(10) {
@@ -171,7 +180,7 @@ fn calico_nodes_follow_etcd_live() {
             _ => None,
         }
     });
-    times.push("block affinity added → route in the other kernels", added - t);
+    times.push("block affinity added → route in the other kernels", &t, added);
     assert!(route(&lan, 1, "192.168.11.0/26").contains(&format!("via {}", ip(0))));
 
     // 3. n3 gets its own AS: n1's session with n3 becomes eBGP; n1–n2 stays.
@@ -183,10 +192,14 @@ fn calico_nodes_follow_etcd_live() {
         &format!("{RES}/nodes/n3"),
         &node_json("n3", &ip(2), r#","asNumber":64513"#, ""),
     );
-    wait_for(Duration::from_secs(20), "n1–n3 as eBGP (AS 64513)", || {
+    wait_every(Duration::from_secs(20), FINE, "n1–n3 as eBGP (AS 64513)", || {
         (neighbor_as(&nodes[0], &mesh(2)).as_deref() == Some("64513") && established(&nodes[0], &mesh(2))).then_some(())
     });
-    times.push("node asNumber set → its sessions re-established as eBGP", t.elapsed());
+    times.push(
+        "node asNumber set → its sessions re-established as eBGP",
+        &t,
+        Instant::now(),
+    );
     wait_for(Duration::from_secs(20), "n3's block back in n1's kernel", || {
         route(&lan, 0, blocks[2])
             .contains(&format!("via {}", ip(2)))
@@ -224,10 +237,14 @@ fn calico_nodes_follow_etcd_live() {
         &format!("{RES}/bgppeers/peer-with-rr"),
         r#"{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{"name":"peer-with-rr"},"spec":{"nodeSelector":"all()","peerSelector":"has(routeReflector)"}}"#,
     );
-    wait_for(Duration::from_secs(30), "every node with the reflector", || {
+    wait_every(Duration::from_secs(30), FINE, "every node with the reflector", || {
         nodes.iter().all(|n| established(n, &rr_name)).then_some(())
     });
-    times.push("reflector node + peerSelector BGPPeer → sessions up", t.elapsed());
+    times.push(
+        "reflector node + peerSelector BGPPeer → sessions up",
+        &t,
+        Instant::now(),
+    );
     wait_for(Duration::from_secs(10), "the reflector's socket", || {
         rr.ctl.exists().then_some(())
     });
@@ -236,13 +253,13 @@ fn calico_nodes_follow_etcd_live() {
         w.reset(usize::MAX);
     }
     let t = etcd.put(&format!("{RES}/bgpconfigurations/default"), &config_json(false));
-    wait_for(Duration::from_secs(20), "the mesh sessions gone", || {
+    wait_every(Duration::from_secs(20), FINE, "the mesh sessions gone", || {
         nodes
             .iter()
             .all(|n| !n.birdc("show protocols").contains("Mesh_"))
             .then_some(())
     });
-    times.push("nodeToNodeMeshEnabled: false → mesh sessions gone", t.elapsed());
+    times.push("nodeToNodeMeshEnabled: false → mesh sessions gone", &t, Instant::now());
     for (i, n) in nodes.iter().enumerate() {
         assert_eq!(
             since(n, &rr_name),
@@ -302,7 +319,7 @@ fn calico_nodes_follow_etcd_live() {
     let added = wait_for(Duration::from_secs(30), "n2's new block on n1 after the outage", || {
         at(&watches[0])
     });
-    times.push("after 30 s without etcd: block added → route on n1", added - t);
+    times.push("after 30 s without etcd: block added → route on n1", &t, added);
     assert!(nodes[1].proc.log().contains("datastore in sync again"));
 
     // 6. Malformed resources are logged with their key and skipped.
@@ -328,7 +345,7 @@ fn calico_nodes_follow_etcd_live() {
         route(&lan, 1, "192.168.11.0/26").trim().is_empty().then_some(())
     });
     let gone = watches[1].removed_at.lock().unwrap().expect("a removal seen");
-    times.push("after malformed keys: block deleted → route gone elsewhere", gone - t);
+    times.push("after malformed keys: block deleted → route gone elsewhere", &t, gone);
     for (i, n) in nodes.iter().enumerate() {
         assert!(established(n, &rr_name), "node {i}");
         assert!(!n.proc.log().contains("panicked"), "node {i}");
@@ -358,7 +375,7 @@ fn calico_nodes_follow_etcd_live() {
             .then(|| a.max(b))
             .flatten()
     });
-    times.push("BGPFilter named by the BGPPeer → filtered block gone", gone - t);
+    times.push("BGPFilter named by the BGPPeer → filtered block gone", &t, gone);
     assert!(
         route(&lan, 0, blocks[1]).contains("via"),
         "only the filtered block goes"
@@ -373,7 +390,7 @@ fn calico_nodes_follow_etcd_live() {
             _ => None,
         }
     });
-    times.push("filter no longer named → block back", back - t);
+    times.push("filter no longer named → block back", &t, back);
     for (i, n) in nodes.iter().enumerate() {
         assert_eq!(
             since(n, &rr_name),
@@ -382,9 +399,53 @@ fn calico_nodes_follow_etcd_live() {
         );
     }
 
+    // 8. A global BGPPeer reachableBy a gateway: every node routes to the
+    //    peer through it (in the kernel, as BIRD's static protocol did),
+    //    and the route goes with the peer.
+    let tor = format!("{RES}/bgppeers/tor");
+    for w in &watches {
+        w.reset(1);
+    }
+    let t = etcd.put(
+        &tor,
+        &format!(
+            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"10.9.9.9","asNumber":65010,"reachableBy":"{}"}}}}"#,
+            ip(4)
+        ),
+    );
+    let via = format!("via {}", ip(4));
+    wait_for(Duration::from_secs(10), "the route to the peer on every node", || {
+        (0..4)
+            .all(|i| route(&lan, i, "10.9.9.9/32").contains(&via))
+            .then_some(())
+    });
+    let last = |f: &dyn Fn(&interop::kernel::Watch) -> Option<Instant>| {
+        watches.iter().map(|w| f(w).expect("seen by the watch")).max().unwrap()
+    };
+    times.push(
+        "BGPPeer with reachableBy → route to the peer in every kernel",
+        &t,
+        last(&|w| at(w)),
+    );
+    assert!(nodes[0].birdc("show protocols").contains("Global_10_9_9_9"));
+    for w in &watches {
+        w.reset(usize::MAX);
+    }
+    let t = etcd.delete(&tor);
+    wait_for(Duration::from_secs(10), "the route to the peer gone", || {
+        (0..4)
+            .all(|i| route(&lan, i, "10.9.9.9/32").trim().is_empty())
+            .then_some(())
+    });
+    times.push(
+        "that BGPPeer deleted → its route gone",
+        &t,
+        last(&|w| *w.removed_at.lock().unwrap()),
+    );
+
     println!("\nchange (etcd write → effect on the other nodes)           time");
-    for (what, d) in &times.0 {
-        println!("{what:<60} {:>7.1} ms", d.as_secs_f64() * 1000.0);
+    for (what, t) in &times.0 {
+        println!("{what:<62} {t}");
     }
 }
 
@@ -433,13 +494,28 @@ fn argv0(pid: i32) -> String {
 }
 
 /// The timed changes, printed as they happen too (a failure later still
-/// shows them).
+/// shows them): from the write to the effect, as a range (etcd had the
+/// write between etcdctl's start and its exit).
 #[derive(Default)]
-struct Times(Vec<(String, Duration)>);
+struct Times(Vec<(String, String)>);
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
 
 impl Times {
-    fn push(&mut self, what: &str, d: Duration) {
-        eprintln!("[{what}: {:.1} ms]", d.as_secs_f64() * 1000.0);
-        self.0.push((what.to_string(), d));
+    fn start(&mut self, what: &str, d: Duration) {
+        self.record(what, format!("{:.0} ms", ms(d)));
+    }
+
+    fn push(&mut self, what: &str, w: &Written, effect: Instant) {
+        let lo = effect.saturating_duration_since(w.after);
+        let hi = effect.saturating_duration_since(w.before);
+        self.record(what, format!("{:.1}–{:.1} ms", ms(lo), ms(hi)));
+    }
+
+    fn record(&mut self, what: &str, t: String) {
+        eprintln!("[{what}: {t}]");
+        self.0.push((what.to_string(), t));
     }
 }

@@ -90,6 +90,25 @@ impl FibPolicy {
     /// prefix's routes, best first.
     pub fn next_hops(&self, prefix: &Prefix, routes: &[Route]) -> Vec<NextHop> {
         let Some(best) = routes.first() else { return Vec::new() };
+        let v4 = prefix.family().afi == bgp_wire::Afi::IPV4;
+        // A static route through a gateway goes to the kernel, as BIRD's
+        // kernel protocol takes Calico's static protocol (a reachableBy
+        // peer's route through its gateway). Blocks (blackholes) and
+        // what we learned from the kernel stay out.
+        if best.source.protocol == Protocol::Static {
+            return best
+                .attrs
+                .next_hop
+                .filter(|g| g.is_ipv4() == v4 && !is_link_local(g))
+                .map(|gateway| {
+                    vec![NextHop {
+                        gateway,
+                        tunnel: false,
+                        dev: None,
+                    }]
+                })
+                .unwrap_or_default();
+        }
         if best.source.protocol != Protocol::Bgp {
             return Vec::new();
         }
@@ -102,7 +121,6 @@ impl FibPolicy {
             return Vec::new();
         }
         let ipip = pool.map_or(Encap::Never, |p| p.ipip);
-        let v4 = prefix.family().afi == bgp_wire::Afi::IPV4;
         let mut hops: Vec<NextHop> = routes
             .iter()
             .take(if self.merge_paths { usize::MAX } else { 1 })

@@ -150,7 +150,7 @@ fn equal_routes_merge_and_compose_with_ipip() {
 }
 
 #[test]
-fn the_nodes_own_routes_are_never_installed() {
+fn the_nodes_own_routes_are_never_installed_but_a_static_via_a_gateway_is() {
     let f = policy();
     let own = Arc::new(Source {
         peer: None,
@@ -177,4 +177,9 @@ fn the_nodes_own_routes_are_never_installed() {
         "Felix's route stays"
     );
     assert!(f.next_hops(&p("10.244.1.5/32"), &[]).is_empty(), "gone");
+    // Calico's reachableBy: the peer through its gateway, as BIRD's kernel
+    // protocol installs the static protocol's route.
+    let own = block[0].source.clone();
+    let reach = [route(own, Some(ip("10.78.0.1")), &[])];
+    assert_eq!(f.next_hops(&p("172.20.0.9/32"), &reach), [hop("10.78.0.1", false)]);
 }

@@ -346,12 +346,30 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
 
     let mut seen = HashSet::new();
     let mut out_peers = Vec::new();
+    // (peer, gateway): reachableBy, a route to the peer through it.
+    let mut reach: Vec<(IpAddr, IpAddr)> = Vec::new();
     for w in wants {
         // Only to peers of a family this node speaks, never to ourselves,
         // and the first peering to an address and port wins.
         let Some(local) = my(&w.ip) else { continue };
         if local == w.ip || !seen.insert((w.ip, w.port.unwrap_or(defaults::PORT))) {
             continue;
+        }
+        if let Some(bp) = &w.resource {
+            if let Some(gw) = bp.spec.reachable_by.as_deref().filter(|g| !g.is_empty()) {
+                let who = format!("BGPPeer {}", bp.metadata.name);
+                let gw: IpAddr = gw
+                    .parse()
+                    .ok()
+                    .filter(|g: &IpAddr| g.is_ipv4() == w.ip.is_ipv4())
+                    .ok_or_else(|| {
+                        err(
+                            &who,
+                            format!("spec.reachableBy: {gw:?} is not an address of the peer's family"),
+                        )
+                    })?;
+                reach.push((w.ip, gw));
+            }
         }
         out_peers.push(peer(&c, &w, local, my_asn, my_cluster.as_deref())?);
     }
@@ -381,6 +399,20 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
             local_pref: None,
             export: false,
         });
+    }
+    // bird_aggr's `route <peer>/32 via <reachableBy>`: into the kernel
+    // (the peer is reached through that gateway), never exported.
+    for (ip, gw) in reach {
+        let host = Prefix::new(ip, if ip.is_ipv4() { 32 } else { 128 }).expect("a host prefix");
+        if !statics.iter().any(|s: &StaticRoute| s.prefix == host) {
+            statics.push(StaticRoute {
+                prefix: host,
+                via: Some(gw),
+                communities: Vec::new(),
+                local_pref: None,
+                export: false,
+            });
+        }
     }
     for (field, list) in [
         ("spec.serviceClusterIPs", &c.global.service_cluster_ips),
@@ -523,9 +555,6 @@ fn unsupported(who: &str, p: &BgpPeer) -> Result<(), ResourceError> {
     let no = |field: &str| Err(err(who, format!("{field}: not supported by ternd calico render yet")));
     if s.local_workload_selector.is_some() {
         return no("spec.localWorkloadSelector");
-    }
-    if s.reachable_by.is_some() {
-        return no("spec.reachableBy");
     }
     Ok(())
 }

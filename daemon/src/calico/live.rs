@@ -16,9 +16,11 @@ use super::source::{Event, Source};
 use super::store::Store;
 use crate::config::{self, Config};
 
-/// How long a burst of changes may go on before it is applied as one:
-/// calicoctl writes a resource and its neighbours within milliseconds.
-const SETTLE: Duration = Duration::from_millis(30);
+/// How long to wait after a change for more before applying them as one:
+/// changes that arrive together (one watch response, a client writing
+/// several keys at once) are derived once. Short, since every change
+/// waits this long (30 ms cost a block 30 ms on its way to the kernel).
+const SETTLE: Duration = Duration::from_millis(5);
 
 /// What `ternd --calico` needs besides the source.
 #[derive(Clone, Debug)]
