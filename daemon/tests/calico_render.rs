@@ -232,6 +232,44 @@ fn reflectors_and_bgppeers_mean_what_confds_meant() {
 }
 
 #[test]
+fn local_workloads_felix_names_become_passive_peers() {
+    // Felix's endpoint status files name the workloads a BGPPeer's
+    // localWorkloadSelector selects; one file names no BGPPeer.
+    let mut r = Resources::default();
+    let path = case("reflector").join("resources.yaml");
+    r.add_text("resources.yaml", &std::fs::read_to_string(path).unwrap())
+        .unwrap();
+    r.workloads = daemon::calico::endpoint_status::read(&case("reflector").join("endpoint-status"));
+    assert_eq!(r.workloads.len(), 1);
+    let c = derive(&r, "kube-node-1").unwrap();
+    let p = peer(&c, "Local_Workload_192_168_1_10");
+    assert_eq!(p.address.to_string(), "192.168.1.10");
+    assert!(p.passive && p.local_address.is_none(), "passive, no source address");
+    assert_eq!((p.asn.0, p.local_asn.map(|a| a.0)), (65020, Some(65021)));
+    assert!(p.import.is_some() && p.export.is_none(), "its BGPFilter");
+    assert!(!c.peers.iter().any(|p| p.name.contains("192_168_1_11")));
+    // The node has no IPv6 address: the workload's IPv6 peering is not made.
+    assert!(!c.peers.iter().any(|p| p.name.contains("fd00")));
+    // The same through the command line, and only where Felix named them.
+    let out = Command::new(env!("CARGO_BIN_EXE_ternd"))
+        .args(["calico", "render", "--node", "kube-node-1", "--resources"])
+        .arg(case("reflector").join("resources.yaml"))
+        .arg("--endpoint-status")
+        .arg(case("reflector").join("endpoint-status"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("name = \"Local_Workload_192_168_1_10\""),
+        "{text}"
+    );
+    assert!(!derived("reflector", "kube-node-1")
+        .peers
+        .iter()
+        .any(|p| p.name.starts_with("Local_")));
+}
+
+#[test]
 fn bad_input_names_the_resource_and_field() {
     let dir = std::env::temp_dir().join(format!("tern-calico-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

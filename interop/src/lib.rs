@@ -266,7 +266,8 @@ impl Ternd {
     }
 
     /// Starts `ternd --calico` as node `node` of the etcd at `endpoint`,
-    /// its sockets in `dir/run`. Its control socket appears once it has a
+    /// its sockets in `dir/run`, Felix's endpoint status files in
+    /// `dir/endpoint-status`. Its control socket appears once it has a
     /// configuration: this does not wait for it.
     pub fn start_calico(dir: &TempDir, ns: Option<&netns::Netns>, node: &str, endpoint: &str) -> Ternd {
         let run_dir = dir.path("run");
@@ -275,6 +276,8 @@ impl Ternd {
         let mut c = command_in(ns, ternd_bin().to_str().expect("path"));
         c.args(["--calico", "--node", node, "--etcd-endpoints", endpoint, "--ctl-dir"])
             .arg(&run_dir)
+            .arg("--endpoint-status")
+            .arg(dir.path("endpoint-status"))
             .env("RUST_LOG", "info,daemon=debug")
             .env_remove("CALICO_ROUTER_ID")
             .env_remove("DATASTORE_TYPE");

@@ -43,6 +43,20 @@ impl Netns {
         })
     }
 
+    /// A namespace of its own behind a veth pair, as a pod is: `host_if`
+    /// here with `host_addr`, `eth0` there with `addr` (both ADDRESS/LEN).
+    pub fn pod(&self, host_if: &str, host_addr: &str, addr: &str) -> Netns {
+        let pod = Netns::add(format!("{}-{host_if}", self.name));
+        self.ip(&[
+            "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", &pod.name,
+        ]);
+        self.ip(&["addr", "add", host_addr, "dev", host_if]);
+        self.ip(&["link", "set", host_if, "up"]);
+        pod.ip(&["addr", "add", addr, "dev", "eth0"]);
+        pod.ip(&["link", "set", "eth0", "up"]);
+        pod
+    }
+
     /// Runs `ip ARGS` inside the namespace, failing the test on error.
     pub fn ip(&self, args: &[&str]) {
         let out = run(self.command("ip").args(args));

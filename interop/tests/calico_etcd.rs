@@ -443,6 +443,47 @@ fn calico_nodes_follow_etcd_live() {
         last(&|w| *w.removed_at.lock().unwrap()),
     );
 
+    // 9. A local workload peer (a VM in a pod that speaks BGP): a BGPPeer
+    //    with localWorkloadSelector, and Felix's status file naming the pod
+    //    on n1. n1 waits for it (passive), the pod connects, and the
+    //    range it announces reaches n2's kernel through the reflector.
+    etcd.put(
+        &format!("{RES}/bgppeers/vm-peers"),
+        r#"{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{"name":"vm-peers"},"spec":{"localWorkloadSelector":"kubevirt.io == 'virt-launcher'","asNumber":65050}}"#,
+    );
+    let pod = lan.nodes[0].pod("cali0vm", "10.201.0.1/24", "10.201.0.2/24");
+    let vm_dir = TempDir::new("calico-etcd-vm");
+    let _vm = Ternd::start_in(
+        &vm_dir,
+        "router_id = \"10.201.0.2\"\nasn = 65050\nctl_socket = \"{CTL}\"\n\
+         [[static]]\nprefix = \"192.168.200.0/28\"\nblackhole = true\nexport = true\n\
+         [[peer]]\nname = \"node\"\naddress = \"10.201.0.1\"\nasn = 64512\nconnect_retry = 1\n",
+        Some(&pod),
+    );
+    let status = dirs[0].path("endpoint-status");
+    std::fs::create_dir_all(&status).unwrap();
+    watches[1].reset(1);
+    let written = Instant::now();
+    std::fs::write(
+        status.join("n1-k8s-vms-virt--launcher--vm1-eth0"),
+        r#"{"ifaceName":"cali0vm","mac":"ee:ee:ee:ee:ee:ee","ipv4Nets":["10.201.0.2/32"],"ipv6Nets":[],"bgpPeerName":"vm-peers"}"#,
+    )
+    .unwrap();
+    let w = Written {
+        before: written,
+        after: Instant::now(),
+    };
+    let got = wait_for(Duration::from_secs(20), "the VM's range in n2's kernel", || {
+        at(&watches[1])
+    });
+    times.push("endpoint status file (local workload) → its range on n2", &w, got);
+    assert!(route(&lan, 1, "192.168.200.0/28").contains(&format!("via {}", ip(0))));
+    assert!(established(&nodes[0], "Local_Workload_10_201_0_2"));
+    assert!(
+        !nodes[1].birdc("show protocols").contains("Local_Workload"),
+        "only the node Felix named it on"
+    );
+
     println!("\nchange (etcd write → effect on the other nodes)           time");
     for (what, t) in &times.0 {
         println!("{what:<62} {t}");

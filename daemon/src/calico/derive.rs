@@ -239,7 +239,6 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
         for p in &peers {
             let who = format!("BGPPeer {}", p.metadata.name);
             let s = &p.spec;
-            unsupported(&who, p)?;
             let global = s.node.is_none() && s.node_selector.is_none();
             if global != global_pass {
                 continue;
@@ -253,7 +252,27 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
                 continue;
             }
             let kind = if global { "Global" } else { "Node" };
-            if let Some(sel) = &s.peer_selector {
+            if s.local_workload_selector.is_some() {
+                // Felix evaluates the selector and names the workloads it
+                // selects in its endpoint status files; we peer with those.
+                let asn = s
+                    .as_number
+                    .ok_or_else(|| err(&who, "spec.asNumber: needed with localWorkloadSelector"))?
+                    .0;
+                for w in r.workloads.iter().filter(|w| w.bgp_peer == p.metadata.name) {
+                    for ip in [w.ipv4, w.ipv6].into_iter().flatten() {
+                        wants.push(Want {
+                            kind: "Local_Workload",
+                            ip,
+                            port: None,
+                            asn,
+                            calico_node: false,
+                            cluster: None,
+                            resource: Some((*p).clone()),
+                        });
+                    }
+                }
+            } else if let Some(sel) = &s.peer_selector {
                 for n in &r.nodes {
                     if n.metadata.name == name || !c.selects(&who, "spec.peerSelector", sel, n)? {
                         continue;
@@ -302,7 +321,7 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
     for p in &peers {
         let who = format!("BGPPeer {}", p.metadata.name);
         let s = &p.spec;
-        if s.reverse_peering.as_deref() == Some("Manual") {
+        if s.reverse_peering.as_deref() == Some("Manual") || s.local_workload_selector.is_some() {
             continue;
         }
         let selected = match (&s.peer_selector, &s.peer_ip) {
@@ -549,16 +568,6 @@ fn peer_ip(who: &str, t: &str) -> Result<(IpAddr, Option<u16>), ResourceError> {
     }
 }
 
-/// What this render cannot express yet: refused, never dropped silently.
-fn unsupported(who: &str, p: &BgpPeer) -> Result<(), ResourceError> {
-    let s = &p.spec;
-    let no = |field: &str| Err(err(who, format!("{field}: not supported by ternd calico render yet")));
-    if s.local_workload_selector.is_some() {
-        return no("spec.localWorkloadSelector");
-    }
-    Ok(())
-}
-
 fn peer(
     c: &Cluster,
     w: &Want,
@@ -624,8 +633,12 @@ fn peer(
             if let Some(r) = &s.password {
                 p.password = c.r.secret(r);
             }
-            if s.source_address.as_deref() == Some("None") {
+            if s.source_address.as_deref() == Some("None") || w.kind == "Local_Workload" {
                 p.local_address = None;
+            }
+            // The workload connects to us (confd: `passive on`).
+            if w.kind == "Local_Workload" {
+                p.passive = true;
             }
             if let Some(t) = &s.max_restart_time {
                 p.graceful_restart = Some(seconds(&who, "spec.maxRestartTime", t)?.min(4095) as u16);

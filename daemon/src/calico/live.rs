@@ -33,6 +33,8 @@ pub struct Options {
     pub ctl_dir: PathBuf,
     /// `-R`.
     pub restarted: bool,
+    /// Felix's endpoint status files (local workload peers).
+    pub endpoint_status: PathBuf,
 }
 
 /// Calico's `hashToIPv4`: the first four bytes of SHA-256 of the node
@@ -88,6 +90,7 @@ fn apply(store: &mut Store, ev: Event, synced: &mut bool) {
             *synced = true;
         }
         Event::Put(k, v) => store.put(&k, &v),
+        Event::Workloads(w) => store.set_workloads(w),
         Event::Delete(k) => store.delete(&k),
         // The source has logged it; what runs stays as it is.
         Event::Lost(_) => {}
@@ -109,6 +112,7 @@ async fn burst(rx: &mut mpsc::Receiver<Event>, store: &mut Store, synced: &mut b
 /// Runs the node from `source` until SIGTERM or SIGINT.
 pub async fn run(source: impl Source, o: Options) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel(1024);
+    tokio::spawn(super::endpoint_status::watch(o.endpoint_status.clone(), tx.clone()));
     tokio::spawn(source.run(o.node.clone(), tx));
     let mut store = Store::default();
     let mut synced = false;

@@ -5,6 +5,7 @@
 //! - [`resources`]: the resources, as calicoctl writes them and etcd
 //!   stores them.
 //! - [`bgpfilter`]: BGPFilter, as a peer's import and export rules.
+//! - [`endpoint_status`]: Felix's files naming local workload peers.
 //! - [`derive`]: the ternd configuration a node derives from them.
 //! - [`selector`]: Calico's label selector expressions.
 //! - [`store`]: a datastore's keys, parsed, and what they derive to.
@@ -13,6 +14,7 @@
 
 pub mod bgpfilter;
 pub mod derive;
+pub mod endpoint_status;
 pub mod live;
 pub mod resources;
 pub mod selector;

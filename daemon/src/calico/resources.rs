@@ -19,6 +19,19 @@ pub struct Resources {
     pub affinities: Vec<BlockAffinity>,
     pub secrets: Vec<Secret>,
     pub filters: Vec<super::bgpfilter::BgpFilter>,
+    /// Local workloads that are BGP peers (Felix's endpoint status files).
+    pub workloads: Vec<WorkloadPeer>,
+}
+
+/// A local workload Felix names as a peer of BGPPeer `bgp_peer` (its
+/// `localWorkloadSelector` selects it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadPeer {
+    /// The status file's name.
+    pub name: String,
+    pub bgp_peer: String,
+    pub ipv4: Option<std::net::IpAddr>,
+    pub ipv6: Option<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -343,6 +356,7 @@ impl Resources {
         self.affinities.extend_from_slice(&other.affinities);
         self.secrets.extend_from_slice(&other.secrets);
         self.filters.extend_from_slice(&other.filters);
+        self.workloads.extend_from_slice(&other.workloads);
     }
 
     /// Every resource held, as `Kind name` (how errors name them).

@@ -45,6 +45,8 @@ pub struct Store {
     entries: BTreeMap<String, Entry>,
     /// Keys left out, and why (logged once per write).
     skipped: BTreeMap<String, String>,
+    /// Local workload peers, from the node's endpoint status files.
+    workloads: Vec<super::resources::WorkloadPeer>,
 }
 
 impl Store {
@@ -72,6 +74,11 @@ impl Store {
                 self.skip(key, e.to_string());
             }
         }
+    }
+
+    /// The node's local workload peers now.
+    pub fn set_workloads(&mut self, w: Vec<super::resources::WorkloadPeer>) {
+        self.workloads = w;
     }
 
     pub fn delete(&mut self, key: &str) {
@@ -103,6 +110,7 @@ impl Store {
         for e in self.entries.values() {
             r.merge(&e.one);
         }
+        r.workloads = self.workloads.clone();
         r
     }
 

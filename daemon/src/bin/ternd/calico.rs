@@ -19,6 +19,7 @@ pub struct Args {
     pub node: Option<String>,
     pub etcd_endpoints: Vec<String>,
     pub ctl_dir: Option<PathBuf>,
+    pub endpoint_status: Option<PathBuf>,
     pub restarted: bool,
 }
 
@@ -67,6 +68,9 @@ pub fn run(a: Args) -> ExitCode {
         router_id: std::env::var("CALICO_ROUTER_ID").ok(),
         ctl_dir: a.ctl_dir.unwrap_or_else(|| PathBuf::from(CALICO_RUN)),
         restarted: a.restarted,
+        endpoint_status: a
+            .endpoint_status
+            .unwrap_or_else(|| PathBuf::from(daemon::calico::endpoint_status::DEFAULT_DIR)),
     };
     if let Err(e) = std::fs::create_dir_all(&o.ctl_dir) {
         eprintln!("ternd --calico: {}: {e}", o.ctl_dir.display());
@@ -103,8 +107,11 @@ fn render(r: Result<daemon::config::Config, String>, node: &str) -> ExitCode {
 }
 
 /// `ternd calico render --resources FILE…`.
-pub fn render_files(node: &str, files: &[PathBuf]) -> ExitCode {
+pub fn render_files(node: &str, files: &[PathBuf], endpoint_status: Option<&Path>) -> ExitCode {
     let mut r = Resources::default();
+    if let Some(d) = endpoint_status {
+        r.workloads = daemon::calico::endpoint_status::read(d);
+    }
     for f in files {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
@@ -127,7 +134,7 @@ pub fn render_files(node: &str, files: &[PathBuf]) -> ExitCode {
 /// `ternd calico render --etcd-endpoints URL…`: one full list, as
 /// `ternd --calico` would start from; keys it cannot read are named on
 /// stderr and left out, as the daemon leaves them out.
-pub fn render_etcd(node: &str, endpoints: &[String]) -> ExitCode {
+pub fn render_etcd(node: &str, endpoints: &[String], endpoint_status: Option<&Path>) -> ExitCode {
     let source = match etcd(endpoints.to_vec()) {
         Ok(s) => s,
         Err(e) => {
@@ -158,6 +165,9 @@ pub fn render_etcd(node: &str, endpoints: &[String]) -> ExitCode {
     };
     let mut store = Store::default();
     store.replace(items);
+    if let Some(d) = endpoint_status {
+        store.set_workloads(daemon::calico::endpoint_status::read(d));
+    }
     let r = store.derive(node).map_err(|e| e.to_string());
     for (k, why) in store.skipped() {
         eprintln!("ternd calico render: left out {k}: {why}");
@@ -218,6 +228,7 @@ pub fn as_bird() -> Option<ExitCode> {
         node: None,
         etcd_endpoints: Vec::new(),
         ctl_dir,
+        endpoint_status: None,
         restarted,
     }))
 }

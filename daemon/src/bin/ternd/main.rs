@@ -46,6 +46,10 @@ struct Cli {
     /// With --calico: etcd's endpoints (else ETCD_ENDPOINTS).
     #[arg(long, value_delimiter = ',', requires = "calico")]
     etcd_endpoints: Vec<String>,
+    /// With --calico: Felix's endpoint status files, naming local
+    /// workload BGP peers (/var/run/calico/endpoint-status).
+    #[arg(long, value_name = "DIR", requires = "calico")]
+    endpoint_status: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -102,6 +106,9 @@ enum Calico {
         /// Or read them from etcd (as `ternd --calico` would).
         #[arg(long, value_delimiter = ',', conflicts_with = "resources")]
         etcd_endpoints: Vec<String>,
+        /// Felix's endpoint status files (local workload BGP peers).
+        #[arg(long, value_name = "DIR")]
+        endpoint_status: Option<PathBuf>,
     },
 }
 
@@ -112,17 +119,20 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if let Some(Sub::Calico {
-        command: Calico::Render {
-            node,
-            resources,
-            etcd_endpoints,
-        },
+        command:
+            Calico::Render {
+                node,
+                resources,
+                etcd_endpoints,
+                endpoint_status,
+            },
     }) = &cli.command
     {
+        let status = endpoint_status.as_deref();
         return if etcd_endpoints.is_empty() {
-            calico::render_files(node, resources)
+            calico::render_files(node, resources, status)
         } else {
-            calico::render_etcd(node, etcd_endpoints)
+            calico::render_etcd(node, etcd_endpoints, status)
         };
     }
     if cli.calico {
@@ -130,6 +140,7 @@ fn main() -> ExitCode {
             node: cli.node,
             etcd_endpoints: cli.etcd_endpoints,
             ctl_dir: cli.ctl_dir,
+            endpoint_status: cli.endpoint_status,
             restarted: cli.restarted,
         });
     }

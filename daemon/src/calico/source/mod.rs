@@ -24,6 +24,9 @@ pub enum Event {
     /// The datastore cannot be reached (or the watch fell behind); a
     /// `Synced` follows when it can again.
     Lost(String),
+    /// The node's local workload peers now (Felix's endpoint status
+    /// files, [`crate::calico::endpoint_status`]).
+    Workloads(Vec<crate::calico::resources::WorkloadPeer>),
 }
 
 /// A datastore, listed and watched for node `node`'s keys.
