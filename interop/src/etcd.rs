@@ -98,6 +98,42 @@ impl Etcd {
         }
     }
 
+    /// Writes `key` with a gRPC client of our own (in etcd's namespace,
+    /// connected before the clock starts): `before` and `after` bound the
+    /// request itself, a millisecond apart rather than etcdctl's start.
+    pub fn put_timed(&self, key: &str, value: &str) -> Written {
+        let (key, value, url) = (key.to_string(), value.to_string(), self.endpoint());
+        let path = std::path::PathBuf::from("/var/run/netns").join(&self.ns);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("netns file");
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns(2) on this thread only, with a namespace fd we opened.
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut c = etcdv3client::EtcdClient::new(vec![url.as_str()], None)
+                    .await
+                    .expect("etcd client");
+                // One request first: the channel is up before the clock.
+                let _ = c.get("/tern-bench-warmup").await;
+                let before = Instant::now();
+                c.put(key.as_bytes().to_vec(), value.as_bytes().to_vec())
+                    .await
+                    .expect("etcd put");
+                Written {
+                    before,
+                    after: Instant::now(),
+                }
+            })
+        })
+        .join()
+        .expect("etcd writer thread")
+    }
+
     pub fn delete(&self, key: &str) -> Written {
         let before = Instant::now();
         let out = self.ctl(&["del", key]);

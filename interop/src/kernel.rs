@@ -11,6 +11,21 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 
 use crate::netns::Netns;
+use bgp_wire::Prefix;
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+
+/// A route message's destination prefix.
+fn destination(r: &RouteMessage) -> Option<Prefix> {
+    r.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(RouteAddress::Inet(x)) => {
+            Prefix::new(std::net::IpAddr::V4(*x), r.header.destination_prefix_length)
+        }
+        RouteAttribute::Destination(RouteAddress::Inet6(x)) => {
+            Prefix::new(std::net::IpAddr::V6(*x), r.header.destination_prefix_length)
+        }
+        _ => None,
+    })
+}
 
 const RTNLGRP_IPV4_ROUTE: u32 = 7;
 
@@ -26,9 +41,23 @@ pub struct Watch {
     pub removed_at: Mutex<Option<Instant>>,
     /// Notifications lost (the socket overran).
     pub overruns: AtomicUsize,
+    /// One prefix watched for ([`Watch::expect`]), and when it came.
+    expected: Mutex<Option<(Prefix, Option<Instant>)>>,
 }
 
 impl Watch {
+    /// Watches for `prefix` to be added (a route of it, announced anew:
+    /// a daemon that replaces its routes on a scan announces them again,
+    /// so counting any route would stop the clock early).
+    pub fn expect(&self, prefix: Prefix) {
+        *self.expected.lock().unwrap() = Some((prefix, None));
+    }
+
+    /// When the expected prefix was added, if it was.
+    pub fn expected_at(&self) -> Option<Instant> {
+        self.expected.lock().unwrap().and_then(|(_, at)| at)
+    }
+
     pub fn reset(&self, target: usize) {
         self.added.store(0, Ordering::SeqCst);
         self.removed.store(0, Ordering::SeqCst);
@@ -83,6 +112,11 @@ pub fn watch(ns: &Netns, protocol: u8) -> Arc<Watch> {
                         NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r))
                             if u8::from(r.header.protocol) == protocol =>
                         {
+                            if let Some((want, at @ None)) = &mut *shared.expected.lock().unwrap() {
+                                if destination(&r) == Some(*want) {
+                                    *at = Some(now);
+                                }
+                            }
                             let a = shared.added.fetch_add(1, Ordering::SeqCst) + 1;
                             if a == shared.target_added.load(Ordering::SeqCst) {
                                 *shared.added_at.lock().unwrap() = Some(now);

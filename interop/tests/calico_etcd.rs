@@ -172,7 +172,7 @@ fn calico_nodes_follow_etcd_live() {
     for w in &watches[1..] {
         w.reset(1);
     }
-    let t = etcd.put(&block_key("n1", "192.168.11.0/26"), CONFIRMED);
+    let t = etcd.put_timed(&block_key("n1", "192.168.11.0/26"), CONFIRMED);
     let at = |w: &interop::kernel::Watch| *w.added_at.lock().unwrap();
     let added = wait_for(Duration::from_secs(10), "the new block on n2 and n3", || {
         match (at(&watches[1]), at(&watches[2])) {
@@ -188,7 +188,7 @@ fn calico_nodes_follow_etcd_live() {
     for w in &watches {
         w.reset(usize::MAX);
     }
-    let t = etcd.put(
+    let t = etcd.put_timed(
         &format!("{RES}/nodes/n3"),
         &node_json("n3", &ip(2), r#","asNumber":64513"#, ""),
     );
@@ -224,7 +224,7 @@ fn calico_nodes_follow_etcd_live() {
 
     // 4. A reflector and a peerSelector BGPPeer; then the mesh goes.
     let rr_name = format!("Node_{}", ip(3).replace('.', "_"));
-    let t = etcd.put(
+    let t = etcd.put_timed(
         &format!("{RES}/nodes/rr"),
         &node_json(
             "rr",
@@ -252,7 +252,7 @@ fn calico_nodes_follow_etcd_live() {
     for w in &watches {
         w.reset(usize::MAX);
     }
-    let t = etcd.put(&format!("{RES}/bgpconfigurations/default"), &config_json(false));
+    let t = etcd.put_timed(&format!("{RES}/bgpconfigurations/default"), &config_json(false));
     wait_every(Duration::from_secs(20), FINE, "the mesh sessions gone", || {
         nodes
             .iter()
@@ -315,7 +315,7 @@ fn calico_nodes_follow_etcd_live() {
     }
     etcd.resume();
     watches[0].reset(1);
-    let t = etcd.put(&block_key("n2", "192.168.12.0/26"), CONFIRMED);
+    let t = etcd.put_timed(&block_key("n2", "192.168.12.0/26"), CONFIRMED);
     let added = wait_for(Duration::from_secs(30), "n2's new block on n1 after the outage", || {
         at(&watches[0])
     });
@@ -367,7 +367,7 @@ fn calico_nodes_follow_etcd_live() {
             r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"peer-with-rr"}},"spec":{{"nodeSelector":"all()","peerSelector":"has(routeReflector)","filters":[{filters}]}}}}"#
         )
     };
-    let t = etcd.put(&format!("{RES}/bgppeers/peer-with-rr"), &peering(r#""no-block-3""#));
+    let t = etcd.put_timed(&format!("{RES}/bgppeers/peer-with-rr"), &peering(r#""no-block-3""#));
     let gone = wait_for(Duration::from_secs(10), "n3's block gone from n1 and n2", || {
         let a = *watches[0].removed_at.lock().unwrap();
         let b = *watches[1].removed_at.lock().unwrap();
@@ -383,7 +383,7 @@ fn calico_nodes_follow_etcd_live() {
     for w in &watches[..2] {
         w.reset(1);
     }
-    let t = etcd.put(&format!("{RES}/bgppeers/peer-with-rr"), &peering(""));
+    let t = etcd.put_timed(&format!("{RES}/bgppeers/peer-with-rr"), &peering(""));
     let back = wait_for(Duration::from_secs(10), "n3's block back on n1 and n2", || {
         match (at(&watches[0]), at(&watches[1])) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -406,7 +406,7 @@ fn calico_nodes_follow_etcd_live() {
     for w in &watches {
         w.reset(1);
     }
-    let t = etcd.put(
+    let t = etcd.put_timed(
         &tor,
         &format!(
             r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"10.9.9.9","asNumber":65010,"reachableBy":"{}"}}}}"#,

@@ -7,7 +7,6 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -15,12 +14,6 @@ use tracing::{info, warn};
 use super::source::{Event, Source};
 use super::store::Store;
 use crate::config::{self, Config};
-
-/// How long to wait after a change for more before applying them as one:
-/// changes that arrive together (one watch response, a client writing
-/// several keys at once) are derived once. Short, since every change
-/// waits this long (30 ms cost a block 30 ms on its way to the kernel).
-const SETTLE: Duration = Duration::from_millis(5);
 
 /// What `ternd --calico` needs besides the source.
 #[derive(Clone, Debug)]
@@ -97,16 +90,24 @@ fn apply(store: &mut Store, ev: Event, synced: &mut bool) {
     }
 }
 
-/// Waits for the next event, then takes those that follow within
-/// [`SETTLE`]. `None`: the source has stopped.
+/// Waits for the next event, then takes every one already queued behind
+/// it, so changes that arrive together (one watch response, a client
+/// writing several keys) are derived once. No timer: a lone change is
+/// applied at once (a 30 ms settle cost every block 30 ms on its way).
+/// `None`: the source has stopped.
 async fn burst(rx: &mut mpsc::Receiver<Event>, store: &mut Store, synced: &mut bool) -> Option<()> {
     let ev = rx.recv().await?;
     apply(store, ev, synced);
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        apply(store, ev, synced);
+    loop {
+        while let Ok(ev) = rx.try_recv() {
+            apply(store, ev, synced);
+        }
+        // Let the watch tasks hand over what they already hold.
+        tokio::task::yield_now().await;
+        if rx.is_empty() {
+            return Some(());
+        }
     }
-    Some(())
 }
 
 /// Runs the node from `source` until SIGTERM or SIGINT.
