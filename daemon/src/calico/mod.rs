@@ -9,6 +9,7 @@
 //! - [`derive`]: the ternd configuration a node derives from them.
 //! - [`selector`]: Calico's label selector expressions.
 //! - [`store`]: a datastore's keys, parsed, and what they derive to.
+//! - [`peering`]: one peering as confd named and configured it.
 //! - [`live`]: `ternd --calico`, the node run from the datastore.
 //! - [`source`]: where the keys come from (etcd v3), as list and watch.
 
@@ -16,6 +17,7 @@ pub mod bgpfilter;
 pub mod derive;
 pub mod endpoint_status;
 pub mod live;
+pub mod peering;
 pub mod resources;
 pub mod selector;
 pub mod source;
