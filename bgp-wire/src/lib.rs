@@ -50,7 +50,7 @@ pub use message::Message;
 pub use nlri::{Nlri, NlriEntry, NlriError, NlriIter};
 pub use notification::Notification;
 pub use open::Open;
-pub use route_refresh::RouteRefresh;
+pub use route_refresh::{RefreshKind, RouteRefresh};
 pub use types::{Afi, Asn, ClusterId, Family, PathId, Prefix, RouterId, Safi};
 pub use update::{Entries, Update};
 pub use writer::UpdateWriter;

@@ -27,7 +27,45 @@ pub struct RouteRefresh {
     pub subtype: u8,
 }
 
+/// What a ROUTE-REFRESH asks or marks (RFC 7313 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// Send me the family again (RFC 2918).
+    Request,
+    /// BoRR: a re-advertisement of the family begins.
+    Begin,
+    /// EoRR: it has ended; what was not re-advertised is gone.
+    End,
+    /// Reserved or unknown: ignored (RFC 7313 §5).
+    Other(u8),
+}
+
 impl RouteRefresh {
+    pub fn kind(&self) -> RefreshKind {
+        match self.subtype {
+            NORMAL => RefreshKind::Request,
+            BEGIN_OF_ROUTE_REFRESH => RefreshKind::Begin,
+            END_OF_ROUTE_REFRESH => RefreshKind::End,
+            x => RefreshKind::Other(x),
+        }
+    }
+
+    /// BoRR for `family` (RFC 7313 §4).
+    pub fn begin(family: Family) -> RouteRefresh {
+        RouteRefresh {
+            family,
+            subtype: BEGIN_OF_ROUTE_REFRESH,
+        }
+    }
+
+    /// EoRR for `family` (RFC 7313 §4).
+    pub fn end(family: Family) -> RouteRefresh {
+        RouteRefresh {
+            family,
+            subtype: END_OF_ROUTE_REFRESH,
+        }
+    }
+
     pub fn decode(body: &Bytes) -> Result<RouteRefresh, DecodeError> {
         match body.as_ref() {
             &[a0, a1, subtype, safi] => Ok(RouteRefresh {

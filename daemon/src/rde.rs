@@ -62,6 +62,8 @@ pub enum RdeMsg {
     },
     /// A ROUTE-REFRESH: send everything of the family again.
     Refresh { peer: PeerId, family: Family },
+    /// The peer's BoRR (`begin`) or EoRR (RFC 7313).
+    RefreshMarker { peer: PeerId, family: Family, begin: bool },
     /// A writer wrote `bytes` of the engine's UPDATEs for session `epoch`.
     Written { peer: PeerId, epoch: u64, bytes: usize },
     /// `show route`.
@@ -475,6 +477,7 @@ impl Shell {
                 }
             }
             RdeMsg::Refresh { peer, family } => self.engine.refresh(peer, family),
+            RdeMsg::RefreshMarker { peer, family, begin } => self.engine.refresh_marker(peer, family, begin, now),
             RdeMsg::Written { peer, epoch, bytes } => self.engine.written(peer, epoch, bytes),
             RdeMsg::Routes(q, reply) => {
                 if self.fib.is_none() {

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use bgp_wire::{Family, NlriEntry, PathId, Prefix, SessionCtx, Update};
+use bgp_wire::{Family, NlriEntry, PathId, Prefix, RouteRefresh, SessionCtx, Update};
 use bytes::Bytes;
 use hashbrown::HashSet;
 
@@ -74,6 +74,11 @@ pub(crate) struct PeerOut {
     cursor: u32,
     /// End-of-RIB is due once the initial table is out (RFC 4724 §2).
     eor_pending: bool,
+    /// Enhanced route refresh was negotiated (RFC 7313): a refresh we
+    /// answer is framed by BoRR and EoRR.
+    pub enhanced_refresh: bool,
+    /// Families whose EoRR is due once the refresh is out.
+    eorr_pending: Vec<Family>,
     /// Bytes handed to the session, not yet written.
     pub queued: usize,
     /// Batches of changes that could not all be encoded.
@@ -96,6 +101,8 @@ impl PeerOut {
             dirty: Bitset::new(),
             cursor: 0,
             eor_pending: true,
+            enhanced_refresh: false,
+            eorr_pending: Vec::new(),
             queued: 0,
             encode_failures: 0,
         }
@@ -347,6 +354,38 @@ impl PeerOut {
         } else {
             self.flush(out, tx);
         }
+        if done && !self.eor_pending && !self.eorr_pending.is_empty() {
+            // RFC 7313 §4: EoRR once the whole family has gone out again.
+            let ends: Vec<RouteRefresh> = self.eorr_pending.drain(..).map(RouteRefresh::end).collect();
+            self.markers(&ends, tx);
+        }
+    }
+
+    /// A ROUTE-REFRESH from the peer asks for `family` again: with
+    /// enhanced route refresh, BoRR goes first and EoRR follows the
+    /// family (RFC 7313 §4). The caller drains.
+    pub fn refresh(&mut self, table: &Table, family: Family, tx: &mut Vec<Transmit>) {
+        if self.enhanced_refresh {
+            self.markers(&[RouteRefresh::begin(family)], tx);
+            if !self.eorr_pending.contains(&family) {
+                self.eorr_pending.push(family);
+            }
+        }
+        self.mark_all(table, Some(family));
+    }
+
+    /// Queues ROUTE-REFRESH messages (BoRR, EoRR) behind what is queued.
+    fn markers(&mut self, m: &[RouteRefresh], tx: &mut Vec<Transmit>) {
+        let mut buf = bytes::BytesMut::new();
+        for r in m {
+            let _ = bgp_wire::Message::RouteRefresh(*r).encode(&mut buf, &self.ctx);
+        }
+        self.queued += buf.len();
+        tx.push(Transmit {
+            peer: self.id,
+            epoch: self.epoch,
+            bytes: buf.freeze(),
+        });
     }
 
     fn flush(&mut self, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {

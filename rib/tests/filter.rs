@@ -33,10 +33,6 @@ fn rules(r: Vec<Rule>) -> Option<Arc<RouteFilter>> {
     Some(Arc::new(RouteFilter { rules: r }))
 }
 
-fn held(net: &Net, n: u32) -> Vec<String> {
-    net.got(n).held.keys().map(|(p, _)| p.to_string()).collect()
-}
-
 #[test]
 fn an_export_rule_rejects_for_its_peer_only() {
     let mut net = Net::new();
@@ -47,8 +43,8 @@ fn an_export_rule_rejects_for_its_peer_only() {
     net.up(3, true, false);
     net.announce(1, &["10.1.1.0/24", "10.2.0.0/24", "10.1.0.0/16"], 65001, 1, None);
     net.round();
-    assert_eq!(held(&net, 2), ["10.2.0.0/24"]);
-    assert_eq!(held(&net, 3), ["10.1.0.0/16", "10.1.1.0/24", "10.2.0.0/24"]);
+    assert_eq!(net.held(2), ["10.2.0.0/24"]);
+    assert_eq!(net.held(3), ["10.1.0.0/16", "10.1.1.0/24", "10.2.0.0/24"]);
 }
 
 #[test]
@@ -72,9 +68,9 @@ fn match_operators_and_prefix_lengths() {
         None,
     );
     net.round();
-    assert_eq!(held(&net, 2), ["10.9.0.0/16", "10.9.1.0/30", "192.0.2.0/24"]);
-    assert_eq!(held(&net, 3), ["10.9.1.0/24", "10.9.1.0/30", "192.0.2.0/24"]);
-    assert_eq!(held(&net, 4), ["10.9.0.0/16", "10.9.1.0/24", "10.9.1.0/30"]);
+    assert_eq!(net.held(2), ["10.9.0.0/16", "10.9.1.0/30", "192.0.2.0/24"]);
+    assert_eq!(net.held(3), ["10.9.1.0/24", "10.9.1.0/30", "192.0.2.0/24"]);
+    assert_eq!(net.held(4), ["10.9.0.0/16", "10.9.1.0/24", "10.9.1.0/30"]);
 }
 
 #[test]
@@ -100,7 +96,7 @@ fn the_first_matching_rule_decides_and_its_operations_apply() {
     net.up(2, false, false);
     net.announce(1, &["10.1.1.0/24", "10.1.2.0/24"], 65001, 1, None);
     net.round();
-    assert_eq!(held(&net, 2), ["10.1.1.0/24"]);
+    assert_eq!(net.held(2), ["10.1.1.0/24"]);
     let a = &net.got(2).held[&(p("10.1.1.0/24"), None)];
     assert_eq!(a.as_path.to_string(), "65100 65101 65001");
     assert!(a.communities.contains(&Community(65000 << 16 | 7)));
@@ -138,8 +134,8 @@ fn an_accepting_rule_exports_past_the_pools() {
     net.up(3, true, false);
     net.announce(1, &["10.5.1.0/24", "10.6.1.0/24", "192.168.1.0/26"], 65001, 1, None);
     net.round();
-    assert_eq!(held(&net, 2), ["10.5.1.0/24", "192.168.1.0/26"]);
-    assert_eq!(held(&net, 3), ["192.168.1.0/26"]);
+    assert_eq!(net.held(2), ["10.5.1.0/24", "192.168.1.0/26"]);
+    assert_eq!(net.held(3), ["192.168.1.0/26"]);
 }
 
 #[test]
@@ -153,7 +149,7 @@ fn import_rules_drop_or_change_what_a_peer_sends() {
     net.up(2, true, false);
     net.announce(1, &["10.1.1.0/24", "10.2.1.0/24", "10.3.1.0/24"], 65001, 1, None);
     net.round();
-    assert_eq!(held(&net, 2), ["10.2.1.0/24", "10.3.1.0/24"]);
+    assert_eq!(net.held(2), ["10.2.1.0/24", "10.3.1.0/24"]);
     let a = &net.got(2).held[&(p("10.2.1.0/24"), None)];
     assert!(a.communities.contains(&Community(65000 << 16 | 9)));
     assert!(
@@ -188,9 +184,9 @@ fn peer_type_community_and_as_path_prefix() {
     net.round();
     // eBGP peer 2 refuses the tagged route; iBGP peer 3 with the same
     // rules gets it; peer 4 refuses paths starting 65001 65001.
-    assert_eq!(held(&net, 2), ["10.2.0.0/24"]);
-    assert_eq!(held(&net, 3), ["10.1.0.0/24", "10.2.0.0/24"]);
-    assert_eq!(held(&net, 4), ["10.1.0.0/24"]);
+    assert_eq!(net.held(2), ["10.2.0.0/24"]);
+    assert_eq!(net.held(3), ["10.1.0.0/24", "10.2.0.0/24"]);
+    assert_eq!(net.held(4), ["10.1.0.0/24"]);
 }
 
 #[test]
@@ -218,11 +214,11 @@ fn interface_and_source_match_kernel_routes_by_device() {
     net.round();
     // The workload's device matches; eth0's route is outside the pools;
     // BGP routes are refused by source.
-    assert_eq!(held(&net, 2), ["10.7.0.5/32"]);
+    assert_eq!(net.held(2), ["10.7.0.5/32"]);
     // The device's route goes, and its source with it.
     net.e.remove_kernel(&p("10.7.0.5/32"), now);
     net.round();
-    assert!(held(&net, 2).is_empty());
+    assert!(net.held(2).is_empty());
 }
 
 #[test]
@@ -232,7 +228,7 @@ fn new_export_rules_apply_without_a_new_session() {
     net.up(2, true, false);
     net.announce(1, &["10.1.1.0/24", "10.2.0.0/24"], 65001, 1, None);
     net.round();
-    assert_eq!(held(&net, 2).len(), 2);
+    assert_eq!(net.held(2).len(), 2);
     let now = net.now;
     net.e.set_peer_policy(
         PeerId(2),
@@ -243,6 +239,6 @@ fn new_export_rules_apply_without_a_new_session() {
         now,
     );
     net.deliver();
-    assert_eq!(held(&net, 2), ["10.2.0.0/24"]);
+    assert_eq!(net.held(2), ["10.2.0.0/24"]);
     assert_eq!(net.got(2).withdrawn, 1);
 }

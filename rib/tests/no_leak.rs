@@ -61,6 +61,7 @@ fn session(n: u32, add_path: bool) -> Session {
         iface: None,
         import: None,
         export: None,
+        enhanced_refresh: false,
     }
 }
 

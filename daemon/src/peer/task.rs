@@ -486,10 +486,27 @@ impl Task {
                     });
                 }
                 Message::RouteRefresh(r) => {
-                    let _ = self.rde.send(RdeMsg::Refresh {
-                        peer: self.id,
-                        family: r.family,
-                    });
+                    let enhanced = self.fsm.negotiated().is_some_and(|n| n.enhanced_route_refresh);
+                    let msg = match r.kind() {
+                        bgp_wire::RefreshKind::Request => Some(RdeMsg::Refresh {
+                            peer: self.id,
+                            family: r.family,
+                        }),
+                        // RFC 7313 §4: BoRR and EoRR mean something only
+                        // once enhanced route refresh was negotiated.
+                        bgp_wire::RefreshKind::Begin | bgp_wire::RefreshKind::End if enhanced => {
+                            Some(RdeMsg::RefreshMarker {
+                                peer: self.id,
+                                family: r.family,
+                                begin: r.kind() == bgp_wire::RefreshKind::Begin,
+                            })
+                        }
+                        // Reserved subtypes are ignored (RFC 7313 §5).
+                        _ => None,
+                    };
+                    if let Some(m) = msg {
+                        let _ = self.rde.send(m);
+                    }
                 }
                 _ => {}
             },
@@ -523,6 +540,7 @@ impl Task {
             iface: None,
             import: s.import.clone(),
             export: s.export.clone(),
+            enhanced_refresh: n.enhanced_route_refresh,
         }
     }
 

@@ -84,6 +84,8 @@ pub struct Session {
     /// Rules for what the peer sends us and what we send it.
     pub import: Option<Arc<RouteFilter>>,
     pub export: Option<Arc<RouteFilter>>,
+    /// Enhanced route refresh (RFC 7313) was negotiated.
+    pub enhanced_refresh: bool,
 }
 
 /// A peer's rules that a reload can change without a new session.
@@ -157,6 +159,20 @@ impl BestChange {
     }
 }
 
+/// Whether a received NEXT_HOP can ever be used (RFC 4271 §6.3: one that
+/// is the receiving speaker's own address is semantically incorrect):
+/// not unspecified, multicast or broadcast, and not our own address on
+/// the session. Such a route is kept out of the table, as a looped one
+/// is, and the session stays up (RFC 7606 §7.3). Loopback next hops are
+/// still taken: `ternd lab` runs its nodes on 127.100.0.x.
+fn valid_next_hop(nh: IpAddr, ours: IpAddr) -> bool {
+    let bad = match nh {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+    };
+    !bad && nh != ours
+}
+
 /// The path identifier that keeps a route learned from the kernel apart
 /// from a static route to the same prefix (both are the node's own).
 const KERNEL_PATH: u32 = 1;
@@ -210,6 +226,9 @@ pub struct Engine {
     local_counts: PeerCounts,
     /// Peers in graceful restart (RFC 4724 §4.2): their routes kept, stale.
     stale: BTreeMap<PeerId, graceful::Stale>,
+    /// Enhanced route refreshes a peer is sending us (between its BoRR and
+    /// EoRR, RFC 7313 §4): what it has announced again so far.
+    refreshing: HashMap<(PeerId, Family), HashSet<(Prefix, u32)>>,
     /// The Unix time of `clock.0`, for route ages.
     clock: (Instant, u32),
 }
@@ -264,6 +283,7 @@ impl Engine {
             scratch: Vec::new(),
             local_counts: PeerCounts::default(),
             stale: BTreeMap::new(),
+            refreshing: HashMap::new(),
             clock: (now, unix_now),
         }
     }
@@ -282,6 +302,7 @@ impl Engine {
             self.peer_down(peer, now);
         }
         let counts = self.reestablished(peer, &s.preserved, now);
+        self.refreshing.retain(|(p, _), _| *p != peer);
         let source = Arc::new(Source {
             peer: Some(peer),
             protocol: Protocol::Bgp,
@@ -306,6 +327,7 @@ impl Engine {
         };
         let class = self.exports.join(&target);
         let mut out = PeerOut::new(peer, epoch, target, class, s.families, s.ctx);
+        out.enhanced_refresh = s.enhanced_refresh;
         if !out.add_path.is_empty() {
             self.add_path_sessions += 1;
         }
@@ -330,6 +352,7 @@ impl Engine {
             return;
         }
         self.remove_routes(peer, |_, _| true, now);
+        self.refreshing.retain(|(p, _), _| *p != peer);
         self.finish(peer);
         self.close_session(peer);
     }
@@ -382,6 +405,7 @@ impl Engine {
         let allow = p.allow_local_as;
         let local_as = p.local_as;
         let import = p.import.clone();
+        let ours = p.out.target.class.local_address;
         let since = self.unix(now);
         let mut r = received(u);
         for (_, e) in &r.withdrawn {
@@ -400,7 +424,8 @@ impl Engine {
                 a.local_pref = None;
             }
             let asn = local_as.unwrap_or(local.asn);
-            let usable = check_import_as(local, asn, &a, allow).is_ok() && a.next_hop.is_some();
+            let usable =
+                check_import_as(local, asn, &a, allow).is_ok() && a.next_hop.is_some_and(|nh| valid_next_hop(nh, ours));
             usable.then(|| interner.intern(a))
         };
         let has_v4 = r.attrs_v4.is_some();
@@ -436,6 +461,9 @@ impl Engine {
                 },
                 (r, _) => r,
             };
+            if let Some(again) = self.refreshing.get_mut(&(peer, *f)) {
+                again.insert((e.prefix, id));
+            }
             let d = match route {
                 Some(r) => Some(self.table.update(e.prefix, r)),
                 // A looped route replaces, and so withdraws, an earlier one.
@@ -450,14 +478,36 @@ impl Engine {
         }
     }
 
-    /// A ROUTE-REFRESH (RFC 2918): the peer is sent the family again.
+    /// A ROUTE-REFRESH (RFC 2918): the peer is sent the family again,
+    /// between BoRR and EoRR when enhanced refresh was negotiated.
     pub fn refresh(&mut self, peer: PeerId, family: Family) {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         if p.out.mode(family).is_none() {
             return;
         }
-        p.out.mark_all(&self.table, Some(family));
+        p.out.refresh(&self.table, family, &mut self.transmits);
         self.drain(peer);
+    }
+
+    /// The peer's BoRR (`begin`) or EoRR for `family` (RFC 7313 §4): from
+    /// its BoRR on, what it announces is noted; at its EoRR, its routes of
+    /// the family that it did not announce again are gone.
+    pub fn refresh_marker(&mut self, peer: PeerId, family: Family, begin: bool, now: Instant) {
+        if !self.peers.contains_key(&peer) {
+            return;
+        }
+        if begin {
+            self.refreshing.insert((peer, family), HashSet::new());
+            return;
+        }
+        let Some(again) = self.refreshing.remove(&(peer, family)) else {
+            return;
+        };
+        self.remove_routes(
+            peer,
+            |prefix, r| prefix.family() == family && !again.contains(&(*prefix, r.path_id)),
+            now,
+        );
     }
 
     /// Originates (or replaces) a route of this node.

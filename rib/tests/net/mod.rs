@@ -35,6 +35,9 @@ pub struct Got {
     pub eor: Vec<Family>,
     /// Bytes received and not yet "written" (the session is stalled).
     pub unacked: Vec<(u64, usize)>,
+    /// ROUTE-REFRESH messages received (BoRR, EoRR), each with the number
+    /// of announcements received before it.
+    pub markers: Vec<(bgp_wire::RefreshKind, Family, usize)>,
 }
 
 pub struct Net {
@@ -46,6 +49,8 @@ pub struct Net {
     pub epoch: u64,
     /// Import and export rules for the sessions brought up next.
     pub rules: (Option<Arc<RouteFilter>>, Option<Arc<RouteFilter>>),
+    /// Sessions brought up next negotiate enhanced route refresh.
+    pub enhanced_refresh: bool,
 }
 
 pub const US: u32 = 64512;
@@ -70,6 +75,7 @@ impl Net {
             stalled: Vec::new(),
             epoch: 0,
             rules: (None, None),
+            enhanced_refresh: false,
         }
     }
 
@@ -108,6 +114,7 @@ impl Net {
             iface: None,
             import: self.rules.0.clone(),
             export: self.rules.1.clone(),
+            enhanced_refresh: self.enhanced_refresh,
         };
         self.e.peer_up(PeerId(n), self.epoch, s, self.now);
         self.deliver();
@@ -215,8 +222,13 @@ impl Net {
                 let got = self.got.get_mut(&t.peer).unwrap();
                 let mut buf = BytesMut::from(&t.bytes[..]);
                 while let Some(frame) = split_message(&mut buf, &ctx).unwrap() {
-                    let Message::Update(u) = Message::decode(&frame, &ctx).unwrap() else {
-                        panic!("only UPDATEs")
+                    let u = match Message::decode(&frame, &ctx).unwrap() {
+                        Message::Update(u) => u,
+                        Message::RouteRefresh(r) => {
+                            got.markers.push((r.kind(), r.family, got.announced));
+                            continue;
+                        }
+                        m => panic!("only UPDATEs and ROUTE-REFRESHes: {m:?}"),
                     };
                     if let Some(f) = u.end_of_rib_family() {
                         got.eor.push(f);
@@ -265,6 +277,11 @@ impl Net {
     /// The AS path peer `n` holds for `prefix` (without ADD-PATH).
     pub fn path(&self, n: u32, prefix: &str) -> Option<String> {
         self.got(n).held.get(&(p(prefix), None)).map(|a| a.as_path.to_string())
+    }
+
+    /// The prefixes peer `n` holds, in order.
+    pub fn held(&self, n: u32) -> Vec<String> {
+        self.got(n).held.keys().map(|(p, _)| p.to_string()).collect()
     }
 
     pub fn reset_counts(&mut self, n: u32) {

@@ -1,0 +1,84 @@
+//! ROUTE-REFRESH with and without enhanced route refresh (RFC 7313), and
+//! next hops that can never be used (RFC 4271 §6.3), as sessions see
+//! them.
+
+mod net;
+
+use bgp_wire::{Family, RefreshKind};
+use net::*;
+use rib::PeerId;
+
+#[test]
+fn a_refresh_we_answer_is_framed_by_borr_and_eorr_when_negotiated() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.enhanced_refresh = true;
+    net.up(2, true, false);
+    net.enhanced_refresh = false;
+    net.up(3, true, false);
+    net.announce(1, &["10.1.0.0/24", "10.2.0.0/24"], 65001, 1, None);
+    net.round();
+    for n in [2, 3] {
+        net.reset_counts(n);
+    }
+    for n in [2, 3] {
+        net.e.refresh(PeerId(n), Family::IPV4_UNICAST);
+    }
+    net.deliver();
+    // Enhanced: BoRR before the two routes, EoRR after them.
+    let g = net.got(2);
+    assert_eq!(g.announced, 2);
+    assert_eq!(
+        g.markers,
+        [
+            (RefreshKind::Begin, Family::IPV4_UNICAST, 0),
+            (RefreshKind::End, Family::IPV4_UNICAST, 2)
+        ]
+    );
+    // Plain RFC 2918: the routes only.
+    assert_eq!(net.got(3).announced, 2);
+    assert!(net.got(3).markers.is_empty());
+}
+
+#[test]
+fn at_the_peers_eorr_what_it_did_not_announce_again_is_gone() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    net.announce(1, &["10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"], 65001, 1, None);
+    net.round();
+    assert_eq!(net.held(2).len(), 3);
+    let now = net.now;
+    net.e.refresh_marker(PeerId(1), Family::IPV4_UNICAST, true, now);
+    net.announce(1, &["10.1.0.0/24", "10.3.0.0/24"], 65001, 1, None);
+    net.round();
+    // Until its EoRR, nothing goes.
+    assert_eq!(net.held(2).len(), 3);
+    net.e.refresh_marker(PeerId(1), Family::IPV4_UNICAST, false, now);
+    net.round();
+    assert_eq!(net.held(2), ["10.1.0.0/24", "10.3.0.0/24"]);
+    // An EoRR with no BoRR before it changes nothing.
+    net.e.refresh_marker(PeerId(1), Family::IPV4_UNICAST, false, now);
+    net.round();
+    assert_eq!(net.held(2).len(), 2);
+}
+
+#[test]
+fn next_hops_that_can_never_be_used_are_not_taken() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    net.up(2, true, false);
+    for (prefix, nh) in [
+        ("10.1.0.0/24", "0.0.0.0"),
+        ("10.2.0.0/24", "224.0.0.5"),
+        ("10.3.0.0/24", "255.255.255.255"),
+        // Our own address on the session (10.0.0.100 in these tests).
+        ("10.4.0.0/24", "10.0.0.100"),
+        ("10.5.0.0/24", "10.0.0.1"),
+    ] {
+        net.announce_with(1, &[prefix], 65001, 1, None, |a| a.next_hop = Some(ip(nh)));
+    }
+    net.round();
+    assert_eq!(net.held(2), ["10.5.0.0/24"]);
+    assert!(net.e.table().best(&p("10.4.0.0/24")).is_none());
+}
