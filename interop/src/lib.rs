@@ -418,6 +418,47 @@ pub fn tcp_sessions(a: &str, b: &str) -> usize {
         / 2
 }
 
+/// A running OpenBGPD (Debian's `openbgpd`, 7.7), a strict peer: `bgpd -d`
+/// in a namespace, its control socket in its own directory.
+pub struct OpenBgpd {
+    pub proc: Proc,
+    pub sock: PathBuf,
+}
+
+impl OpenBgpd {
+    /// Starts bgpd with `conf` (its `socket` line is added here).
+    pub fn start_in(dir: &TempDir, conf: &str, ns: &netns::Netns) -> OpenBgpd {
+        // bgpd chroots its session engine into its user's home.
+        let _ = std::fs::create_dir_all("/run/openbgpd");
+        let sock = dir.path("bgpd.sock");
+        let _ = std::fs::remove_file(&sock);
+        let cfg = dir.write("bgpd.conf", &format!("socket \"{}\"\n{conf}", sock.display()));
+        let mut c = ns.command("bgpd");
+        c.arg("-d").arg("-f").arg(&cfg);
+        let proc = Proc::spawn("openbgpd", &mut c, dir.path("bgpd.log"));
+        let b = OpenBgpd { proc, sock };
+        wait_for(Duration::from_secs(10), "OpenBGPD's control socket", || {
+            b.bgpctl(&["show"]).contains("Neighbor").then_some(())
+        });
+        b
+    }
+
+    /// `bgpctl -s SOCK ARGS…`.
+    pub fn bgpctl(&self, args: &[&str]) -> String {
+        run(Command::new("bgpctl").arg("-s").arg(&self.sock).args(args))
+    }
+
+    /// One counter of `show neighbor NAME`'s statistics: (sent, received).
+    pub fn counter(&self, neighbor: &str, name: &str) -> Option<(u64, u64)> {
+        let out = self.bgpctl(&["show", "neighbor", neighbor]);
+        out.lines().find_map(|l| {
+            let rest = l.trim().strip_prefix(name)?;
+            let mut n = rest.split_whitespace().filter_map(|x| x.parse().ok());
+            Some((n.next()?, n.next()?))
+        })
+    }
+}
+
 /// A running FRR bgpd, standalone (no zebra), with its vty socket in its
 /// own directory.
 pub struct Frr {
