@@ -115,6 +115,7 @@ impl Node {
                                 next_hop_self: p.next_hop_self,
                                 allow_local_as: p.allow_local_as,
                                 local_address6: p.local_address6,
+                                local_address4: p.local_address4,
                                 export: p.export.clone(),
                             },
                         ));

@@ -3,33 +3,62 @@
 //! asks for comes back between Begin- and End-of-RR, as the enhanced route
 //! refresh we announce promises (RFC 7313); a route it sends with our own
 //! address as next hop is not taken (RFC 4271 §6.3), and the session
-//! stays up.
+//! stays up; over IPv6, IPv4 routes go with an IPv4 next hop
+//! (`local_address4`) or not at all, never with a 16-byte one it refuses.
 
 use std::time::Duration;
 
 use interop::netns::{skip_without, Lan};
 use interop::{wait_for, OpenBgpd, TempDir, Ternd};
 
-fn setup(net: u8, bgpd_extra: &str) -> (Lan, Ternd, OpenBgpd, Vec<TempDir>) {
+/// How a test's session runs.
+#[derive(Default)]
+struct Setup<'a> {
+    /// Over IPv6 (IPv4 unicast negotiated too), else IPv4.
+    v6: bool,
+    /// More keys for ternd's peer.
+    tern_peer: &'a str,
+    /// More lines for OpenBGPD's configuration.
+    bgpd: &'a str,
+}
+
+/// ternd (AS 64512, a static to export in each family) and OpenBGPD (AS
+/// 65010, announcing 10.10.0.0/24) in two namespaces, their session up.
+fn setup(net: u8, s: Setup) -> (Lan, Ternd, OpenBgpd, Vec<TempDir>) {
     let lan = Lan::new(net, 2);
-    let (t, o) = (lan.v4(0), lan.v4(1));
+    let (t, o) = if s.v6 {
+        (lan.v6(0), lan.v6(1))
+    } else {
+        (lan.v4(0), lan.v4(1))
+    };
+    let listen = if s.v6 { format!("[{t}]:179") } else { format!("{t}:179") };
     let dt = TempDir::new("obgpd-tern");
     let tern = Ternd::start_in(
         &dt,
         &format!(
-            "router_id = \"{t}\"\nasn = 64512\nlisten = [\"{t}:179\"]\nctl_socket = \"{{CTL}}\"\n\
+            "router_id = \"{}\"\nasn = 64512\nlisten = [\"{listen}\"]\nctl_socket = \"{{CTL}}\"\n\
              [[static]]\nprefix = \"10.20.0.0/24\"\nblackhole = true\nexport = true\n\
-             [[peer]]\nname = \"obgpd\"\naddress = \"{o}\"\nasn = 65010\nlocal_address = \"{t}\"\nconnect_retry = 1\n"
+             [[static]]\nprefix = \"fd00:20::/64\"\nblackhole = true\nexport = true\n\
+             [[peer]]\nname = \"obgpd\"\naddress = \"{o}\"\nasn = 65010\nlocal_address = \"{t}\"\nconnect_retry = 1\n{}",
+            lan.v4(0),
+            s.tern_peer
         ),
         Some(&lan.nodes[0]),
     );
+    let families = if s.v6 {
+        "  announce IPv4 unicast\n  announce IPv6 unicast\n"
+    } else {
+        ""
+    };
     let dob = TempDir::new("obgpd");
     let bgpd = OpenBgpd::start_in(
         &dob,
         &format!(
-            "AS 65010\nrouter-id {o}\nlisten on {o}\nnetwork 10.10.0.0/24\n\
-             neighbor {t} {{\n  remote-as 64512\n  descr \"tern\"\n  announce enhanced refresh yes\n}}\n\
-             allow from any\nallow to any\n{bgpd_extra}"
+            "AS 65010\nrouter-id {}\nlisten on {o}\nnetwork 10.10.0.0/24\n\
+             neighbor {t} {{\n  remote-as 64512\n  descr \"tern\"\n  announce enhanced refresh yes\n{families}}}\n\
+             allow from any\nallow to any\n{}",
+            lan.v4(1),
+            s.bgpd
         ),
         &lan.nodes[1],
     );
@@ -44,7 +73,7 @@ fn routes_both_ways_and_enhanced_refresh_markers() {
     if skip_without(&["bgpd", "bgpctl"]) {
         return;
     }
-    let (_lan, tern, bgpd, _dirs) = setup(57, "");
+    let (_lan, tern, bgpd, _dirs) = setup(57, Setup::default());
     wait_for(Duration::from_secs(20), "routes both ways", || {
         (tern.birdc("show route").contains("10.10.0.0/24") && bgpd.bgpctl(&["show", "rib"]).contains("10.20.0.0/24"))
             .then_some(())
@@ -72,7 +101,13 @@ fn a_route_with_our_own_address_as_next_hop_is_not_taken() {
     }
     // OpenBGPD rewrites the next hop of what it sends us to our address.
     let lan_tern = "10.200.58.1";
-    let (_lan, tern, bgpd, _dirs) = setup(58, &format!("match to any set nexthop {lan_tern}\n"));
+    let (_lan, tern, bgpd, _dirs) = setup(
+        58,
+        Setup {
+            bgpd: &format!("match to any set nexthop {lan_tern}\n"),
+            ..Setup::default()
+        },
+    );
     wait_for(Duration::from_secs(20), "our route at OpenBGPD", || {
         bgpd.bgpctl(&["show", "rib"]).contains("10.20.0.0/24").then_some(())
     });
@@ -86,4 +121,51 @@ fn a_route_with_our_own_address_as_next_hop_is_not_taken() {
     let routes = tern.birdc("show route");
     assert!(!routes.contains("10.10.0.0/24"), "{routes}");
     assert_eq!(tern.bgp_state("obgpd").as_deref(), Some("Established"));
+}
+
+#[test]
+fn ipv4_routes_over_ipv6_go_with_an_ipv4_next_hop_or_not_at_all() {
+    if skip_without(&["bgpd", "bgpctl"]) {
+        return;
+    }
+    // No IPv4 next hop configured: the IPv4 route is not sent (a 16-byte
+    // next hop without RFC 8950 is what OpenBGPD answered with 3/9), the
+    // IPv6 one is, the session stays up, and the log says why.
+    let (_lan, tern, bgpd, _dirs) = setup(
+        59,
+        Setup {
+            v6: true,
+            ..Setup::default()
+        },
+    );
+    wait_for(Duration::from_secs(20), "our IPv6 route at OpenBGPD", || {
+        bgpd.bgpctl(&["show", "rib"]).contains("fd00:20::/64").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let rib = bgpd.bgpctl(&["show", "rib"]);
+    assert!(!rib.contains("10.20.0.0/24"), "{rib}");
+    assert_eq!(
+        bgpd.counter("tern", "Notifications"),
+        Some((0, 0)),
+        "no NOTIFICATION either way"
+    );
+    assert_eq!(tern.bgp_state("obgpd").as_deref(), Some("Established"));
+    assert!(tern.proc.log().contains("set local_address4"), "{}", tern.proc.log());
+    drop((tern, bgpd));
+
+    // With local_address4: the IPv4 route goes, with that next hop.
+    let (lan, _tern, bgpd, _dirs) = setup(
+        63,
+        Setup {
+            v6: true,
+            tern_peer: "local_address4 = \"10.200.63.1\"\n",
+            ..Setup::default()
+        },
+    );
+    wait_for(Duration::from_secs(20), "our IPv4 route at OpenBGPD", || {
+        bgpd.bgpctl(&["show", "rib"]).contains("10.20.0.0/24").then_some(())
+    });
+    let rib = bgpd.bgpctl(&["show", "rib", "10.20.0.0/24"]);
+    assert!(rib.contains(&lan.v4(0)), "next hop {}: {rib}", lan.v4(0));
+    assert_eq!(bgpd.counter("tern", "Notifications"), Some((0, 0)));
 }

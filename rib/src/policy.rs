@@ -161,6 +161,11 @@ pub struct ExportClass {
     /// Our next hop for IPv6 routes when the session runs over IPv4; when
     /// unset, the session address mapped into IPv6 (as FRR sends).
     pub local_address6: Option<IpAddr>,
+    /// Our next hop for IPv4 routes when the session runs over IPv6. Unset,
+    /// IPv4 routes are not sent over it: without the extended next hop
+    /// capability (RFC 8950, not negotiated by us) an IPv4 route's next
+    /// hop must be IPv4 (RFC 4760 §3; OpenBGPD answers 3/9 otherwise).
+    pub local_address4: Option<IpAddr>,
     /// The AS we are towards this peer, when not the node's (Calico's
     /// `localASNumber`): what eBGP prepends.
     pub local_as: Option<Asn>,
@@ -183,11 +188,15 @@ impl Target {
 
 impl ExportClass {
     /// The next hop we announce for a route of `family`: it must be of the
-    /// route's family, whatever the session's transport.
-    fn next_hop_self(&self, family: Family) -> IpAddr {
+    /// route's family, whatever the session's transport; `None` when we
+    /// have none (an IPv4 route over IPv6 without `local_address4`).
+    fn next_hop_self(&self, family: Family) -> Option<IpAddr> {
         match self.local_address {
-            IpAddr::V4(a) if family.afi == Afi::IPV6 => self.local_address6.unwrap_or(IpAddr::V6(a.to_ipv6_mapped())),
-            a => a,
+            IpAddr::V4(a) if family.afi == Afi::IPV6 => {
+                Some(self.local_address6.unwrap_or(IpAddr::V6(a.to_ipv6_mapped())))
+            }
+            IpAddr::V6(_) if family.afi == Afi::IPV4 => self.local_address4,
+            a => Some(a),
         }
     }
 }
@@ -229,7 +238,7 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
         out.as_path = prepend(&a.as_path, c.local_as.unwrap_or(local.asn));
-        out.next_hop = Some(c.next_hop_self(family));
+        out.next_hop = Some(c.next_hop_self(family)?);
         out.local_pref = None;
         if src.peer.is_some() {
             out.med = None;
@@ -240,7 +249,7 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     } else {
         out.local_pref = Some(a.local_pref_or_default());
         if src.peer.is_none() || src.ebgp || c.next_hop_self || out.next_hop.is_none() {
-            out.next_hop = Some(c.next_hop_self(family));
+            out.next_hop = Some(c.next_hop_self(family)?);
         }
         if reflect {
             // RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP

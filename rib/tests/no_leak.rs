@@ -52,6 +52,7 @@ fn session(n: u32, add_path: bool) -> Session {
         peer_router_id: RouterId(format!("10.0.0.{n}").parse().unwrap()),
         local_address: "10.0.0.100".parse().unwrap(),
         local_address6: None,
+        local_address4: None,
         rr_client: false,
         next_hop_self: false,
         allow_local_as: 0,

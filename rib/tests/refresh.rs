@@ -1,6 +1,6 @@
-//! ROUTE-REFRESH with and without enhanced route refresh (RFC 7313), and
-//! next hops that can never be used (RFC 4271 §6.3), as sessions see
-//! them.
+//! ROUTE-REFRESH with and without enhanced route refresh (RFC 7313), next
+//! hops that can never be used (RFC 4271 §6.3), and the next hop of an
+//! IPv4 route over an IPv6 session, as sessions see them.
 
 mod net;
 
@@ -81,4 +81,22 @@ fn next_hops_that_can_never_be_used_are_not_taken() {
     net.round();
     assert_eq!(net.held(2), ["10.5.0.0/24"]);
     assert!(net.e.table().best(&p("10.4.0.0/24")).is_none());
+}
+
+#[test]
+fn ipv4_routes_over_ipv6_need_an_ipv4_next_hop() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    // Over IPv6 without local_address4: IPv4 routes are not sent (a
+    // 16-byte next hop needs RFC 8950, which was not negotiated).
+    net.transport6 = Some(None);
+    net.up(2, true, false);
+    // With one: sent, with it as next hop.
+    net.transport6 = Some(Some(ip("10.0.0.100")));
+    net.up(3, true, false);
+    net.announce(1, &["10.1.0.0/24"], 65001, 1, None);
+    net.round();
+    assert!(net.held(2).is_empty(), "{:?}", net.held(2));
+    let a = &net.got(3).held[&(p("10.1.0.0/24"), None)];
+    assert_eq!(a.next_hop, Some(ip("10.0.0.100")));
 }

@@ -256,6 +256,7 @@ fn target(peer: u32, ebgp: bool, rr_client: bool) -> Target {
         peer: PeerId(peer),
         class: ExportClass {
             local_address6: None,
+            local_address4: None,
             ebgp,
             rr_client,
             next_hop_self: false,

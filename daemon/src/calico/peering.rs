@@ -121,6 +121,7 @@ pub(super) fn peer(
         next_hop_self: false,
         allow_local_as: 0,
         local_address6: None,
+        local_address4: None,
         import: None,
         export: None,
     };

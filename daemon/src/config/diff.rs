@@ -90,6 +90,7 @@ fn peer_fields(a: &PeerSettings, b: &PeerSettings) -> Vec<&'static str> {
     check("next_hop", a.next_hop_self != b.next_hop_self);
     check("allow_local_as", a.allow_local_as != b.allow_local_as);
     check("local_address6", a.local_address6 != b.local_address6);
+    check("local_address4", a.local_address4 != b.local_address4);
     check("import", a.import != b.import);
     check("export", a.export != b.export);
     f

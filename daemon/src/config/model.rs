@@ -107,6 +107,9 @@ pub struct PeerSettings {
     pub allow_local_as: u8,
     /// Our IPv6 next hop for IPv6 routes sent over an IPv4 session.
     pub local_address6: Option<IpAddr>,
+    /// Our IPv4 next hop for IPv4 routes sent over an IPv6 session
+    /// (without it they are not sent: RFC 8950 is not negotiated).
+    pub local_address4: Option<IpAddr>,
     /// Rules for the routes the peer sends us and we send it (Calico's
     /// BGPFilter); `None` without rules.
     pub import: Option<std::sync::Arc<rib::RouteFilter>>,

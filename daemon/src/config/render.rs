@@ -150,6 +150,9 @@ pub fn to_toml(c: &Config) -> String {
         if let Some(a) = p.local_address6 {
             let _ = writeln!(o, "local_address6 = {}", q(&a.to_string()));
         }
+        if let Some(a) = p.local_address4 {
+            let _ = writeln!(o, "local_address4 = {}", q(&a.to_string()));
+        }
         if let Some(f) = &p.import {
             super::filter::render(&mut o, "import", f);
         }

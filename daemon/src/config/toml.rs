@@ -96,6 +96,7 @@ struct RawPeer {
     rr_client: Option<bool>,
     next_hop: Option<Spanned<String>>,
     local_address6: Option<Spanned<String>>,
+    local_address4: Option<Spanned<String>>,
     allow_local_as: Option<u8>,
     #[serde(default)]
     import: Vec<Spanned<super::filter::RawRule>>,
@@ -158,6 +159,19 @@ pub fn community(s: &str) -> Option<Result<bgp_wire::attributes::Community, bgp_
             local2: c.parse().ok()?,
         })),
         _ => None,
+    }
+}
+
+/// An address of one family (`v6` or IPv4), or an error at its line.
+fn of_family(errs: &mut Errors, field: &str, a: Option<&Spanned<String>>, v6: bool) -> Option<IpAddr> {
+    let a = a?;
+    match a.get_ref().parse::<IpAddr>() {
+        Ok(x) if x.is_ipv6() == v6 => Some(x),
+        _ => {
+            let fam = if v6 { "IPv6" } else { "IPv4" };
+            errs.at(a, format!("{field}: {:?} is not an {fam} address", a.get_ref()));
+            None
+        }
     }
 }
 
@@ -416,19 +430,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
                 }
             },
             allow_local_as: p.allow_local_as.unwrap_or(0),
-            local_address6: match &p.local_address6 {
-                None => None,
-                Some(a) => match a.get_ref().parse::<IpAddr>() {
-                    Ok(x @ IpAddr::V6(_)) => Some(x),
-                    _ => {
-                        errs.at(
-                            a,
-                            format!("peer.local_address6: {:?} is not an IPv6 address", a.get_ref()),
-                        );
-                        None
-                    }
-                },
-            },
+            local_address6: of_family(&mut errs, "peer.local_address6", p.local_address6.as_ref(), true),
+            local_address4: of_family(&mut errs, "peer.local_address4", p.local_address4.as_ref(), false),
         });
     }
     let cluster_id = raw

@@ -436,6 +436,16 @@ impl Task {
                 self.peer_gr = n.graceful_restart.clone();
                 if let (Some(addr), Some(out)) = (local, out) {
                     let session = self.session(&n, addr.ip().to_canonical());
+                    if session.local_address.is_ipv6()
+                        && session.local_address4.is_none()
+                        && n.families.contains(&bgp_wire::Family::IPV4_UNICAST)
+                    {
+                        warn!(
+                            peer = %self.name,
+                            "IPv4 routes are not sent over this IPv6 session: their next hop must be IPv4 \
+                             without the extended next hop capability (RFC 8950); set local_address4"
+                        );
+                    }
                     let _ = self.rde.send(RdeMsg::Up {
                         peer: self.id,
                         epoch: self.epoch,
@@ -524,6 +534,7 @@ impl Task {
             peer_router_id: n.peer_id,
             local_address,
             local_address6: s.local_address6,
+            local_address4: s.local_address4,
             rr_client: s.rr_client,
             next_hop_self: s.next_hop_self,
             allow_local_as: s.allow_local_as,

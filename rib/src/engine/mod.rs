@@ -65,6 +65,8 @@ pub struct Session {
     pub local_address: IpAddr,
     /// Our next hop for IPv6 routes over an IPv4 session.
     pub local_address6: Option<IpAddr>,
+    /// Our next hop for IPv4 routes over an IPv6 session.
+    pub local_address4: Option<IpAddr>,
     /// A route reflection client of ours (RFC 4456).
     pub rr_client: bool,
     /// Always announce ourselves as next hop, also over iBGP.
@@ -95,6 +97,7 @@ pub struct PeerPolicy {
     pub next_hop_self: bool,
     pub allow_local_as: u8,
     pub local_address6: Option<IpAddr>,
+    pub local_address4: Option<IpAddr>,
     /// New export rules: the peer is sent what they now allow. (New
     /// import rules need the peer's routes again: a new session.)
     pub export: Option<Arc<RouteFilter>>,
@@ -321,6 +324,7 @@ impl Engine {
                 next_hop_self: s.next_hop_self,
                 local_address: s.local_address,
                 local_address6: s.local_address6,
+                local_address4: s.local_address4,
                 local_as: s.local_as,
                 filter: s.export.clone().filter(|f| !f.is_empty()),
             },
@@ -597,6 +601,7 @@ impl Engine {
         target.class.rr_client = pp.rr_client;
         target.class.next_hop_self = pp.next_hop_self;
         target.class.local_address6 = pp.local_address6;
+        target.class.local_address4 = pp.local_address4;
         target.class.filter = pp.export.clone().filter(|f| !f.is_empty());
         let old_source = p.source.clone();
         if target != p.out.target {

@@ -51,6 +51,9 @@ pub struct Net {
     pub rules: (Option<Arc<RouteFilter>>, Option<Arc<RouteFilter>>),
     /// Sessions brought up next negotiate enhanced route refresh.
     pub enhanced_refresh: bool,
+    /// Sessions brought up next run over IPv6 (fd00::n, ours fd00::100),
+    /// with this IPv4 next hop for IPv4 routes.
+    pub transport6: Option<Option<IpAddr>>,
 }
 
 pub const US: u32 = 64512;
@@ -76,6 +79,7 @@ impl Net {
             epoch: 0,
             rules: (None, None),
             enhanced_refresh: false,
+            transport6: None,
         }
     }
 
@@ -101,10 +105,17 @@ impl Net {
             families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
             ctx,
             ebgp,
-            peer_address: ip(&format!("10.0.0.{n}")),
+            peer_address: match self.transport6 {
+                Some(_) => ip(&format!("fd00::{n}")),
+                None => ip(&format!("10.0.0.{n}")),
+            },
             peer_router_id: RouterId(format!("10.0.0.{n}").parse().unwrap()),
-            local_address: ip("10.0.0.100"),
+            local_address: match self.transport6 {
+                Some(_) => ip("fd00::100"),
+                None => ip("10.0.0.100"),
+            },
             local_address6: None,
+            local_address4: self.transport6.flatten(),
             rr_client,
             next_hop_self: false,
             allow_local_as: 0,
