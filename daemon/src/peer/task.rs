@@ -440,7 +440,9 @@ impl Task {
                         && session.local_address4.is_none()
                         && n.families.contains(&bgp_wire::Family::IPV4_UNICAST)
                     {
-                        warn!(
+                        // Info, not a warning: a dual-stack Calico node has a
+                        // session per family and means exactly this.
+                        info!(
                             peer = %self.name,
                             "IPv4 routes are not sent over this IPv6 session: their next hop must be IPv4 \
                              without the extended next hop capability (RFC 8950); set local_address4"
