@@ -75,14 +75,17 @@ pub struct Received {
 }
 
 fn base_attrs(a: &PathAttributes) -> RouteAttrs {
+    // From an OLD speaker, the real path is AS_PATH and AS4_PATH together
+    // (RFC 6793 §4.2.3); the table keeps only that.
+    let (as_path, aggregator) = a.effective_as_path();
     RouteAttrs {
         origin: a.origin,
-        as_path: a.as_path.clone().unwrap_or_default(),
+        as_path: as_path.unwrap_or_default(),
         next_hop: None,
         med: a.med,
         local_pref: a.local_pref,
         atomic_aggregate: a.atomic_aggregate,
-        aggregator: a.aggregator,
+        aggregator,
         communities: a.communities.clone().unwrap_or_default(),
         originator_id: a.originator_id,
         cluster_list: a.cluster_list.clone().unwrap_or_default(),

@@ -74,6 +74,9 @@ fn next_hops_that_can_never_be_used_are_not_taken() {
         ("10.3.0.0/24", "255.255.255.255"),
         // Our own address on the session (10.0.0.100 in these tests).
         ("10.4.0.0/24", "10.0.0.100"),
+        // Loopback from a peer that is not on this host.
+        ("10.6.0.0/24", "127.0.0.1"),
+        ("10.7.0.0/24", "127.100.0.2"),
         ("10.5.0.0/24", "10.0.0.1"),
     ] {
         net.announce_with(1, &[prefix], 65001, 1, None, |a| a.next_hop = Some(ip(nh)));
@@ -81,6 +84,7 @@ fn next_hops_that_can_never_be_used_are_not_taken() {
     net.round();
     assert_eq!(net.held(2), ["10.5.0.0/24"]);
     assert!(net.e.table().best(&p("10.4.0.0/24")).is_none());
+    assert!(net.e.table().best(&p("10.6.0.0/24")).is_none());
 }
 
 #[test]
@@ -99,4 +103,25 @@ fn ipv4_routes_over_ipv6_need_an_ipv4_next_hop() {
     assert!(net.held(2).is_empty(), "{:?}", net.held(2));
     let a = &net.got(3).held[&(p("10.1.0.0/24"), None)];
     assert_eq!(a.next_hop, Some(ip("10.0.0.100")));
+}
+
+#[test]
+fn ibgp_only_attributes_from_an_ebgp_peer_are_dropped_not_a_loop() {
+    // RFC 7606 §7.9, §7.10 (and §7.5 for LOCAL_PREF): an eBGP peer's
+    // ORIGINATOR_ID and CLUSTER_LIST mean nothing here. Even naming our own
+    // router ID and cluster, they neither withdraw the route nor go on.
+    let mut net = Net::with(Some("10.0.0.100"), rib::PrefixFilter::default());
+    net.up(1, true, false);
+    net.up_as(2, false, false, true);
+    net.announce_with(1, &["10.1.0.0/24"], 65001, 1, None, |a| {
+        a.local_pref = Some(500);
+        a.originator_id = Some(bgp_wire::RouterId("10.0.0.100".parse().unwrap()));
+        a.cluster_list = vec![bgp_wire::ClusterId("10.0.0.100".parse().unwrap())];
+    });
+    net.round();
+    let got = net.got(2);
+    let a = got.held.values().next().expect("the route reached the iBGP client");
+    assert_eq!(a.originator_id, None);
+    assert!(a.cluster_list.is_empty(), "{:?}", a.cluster_list);
+    assert_eq!(a.local_pref, Some(100), "ours, not the peer's 500");
 }

@@ -12,6 +12,7 @@
 //! must carry and what RFC 7606 does when it is malformed; each decoder only
 //! says *whether* the value is malformed and why.
 
+mod as4;
 mod as_path;
 mod community;
 mod mp;

@@ -181,14 +181,22 @@ pub(super) fn encode_value(
                 put_attr(buf, fl, c, |b| community::encode_ext(b, e));
             }
         }
-        code::AS4_PATH => {
-            if let Some(p) = &a.as4_path {
+        // RFC 6793 §4.2.2: only toward an OLD speaker, and only when some
+        // ASN did not fit (AS_TRANS stands in for it); as decoded, or else
+        // derived from the real path and aggregator.
+        code::AS4_PATH if width == 2 => {
+            if let Some(p) = a
+                .as4_path
+                .clone()
+                .or_else(|| a.as_path.as_ref().and_then(AsPath::as4_path))
+            {
                 try_put_attr(buf, fl, c, |b| p.encode(b, 4))?;
             }
         }
-        code::AS4_AGGREGATOR => {
-            if let Some(g) = &a.as4_aggregator {
-                put_attr(buf, fl, c, |b| put_agg(b, g, 4));
+        code::AS4_AGGREGATOR if width == 2 => {
+            let derived = a.aggregator.filter(|g| g.asn.0 > u32::from(u16::MAX));
+            if let Some(g) = a.as4_aggregator.or(derived) {
+                put_attr(buf, fl, c, |b| put_agg(b, &g, 4));
             }
         }
         code::LARGE_COMMUNITY => {

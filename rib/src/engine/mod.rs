@@ -164,16 +164,19 @@ impl BestChange {
 
 /// Whether a received NEXT_HOP can ever be used (RFC 4271 §6.3: one that
 /// is the receiving speaker's own address is semantically incorrect):
-/// not unspecified, multicast or broadcast, and not our own address on
-/// the session. Such a route is kept out of the table, as a looped one
-/// is, and the session stays up (RFC 7606 §7.3). Loopback next hops are
-/// still taken: `ternd lab` runs its nodes on 127.100.0.x.
-fn valid_next_hop(nh: IpAddr, ours: IpAddr) -> bool {
+/// not unspecified, multicast or broadcast, not our own address on the
+/// session, and not a loopback address unless the peer itself is reached
+/// over loopback (`ternd lab` runs its nodes on 127.100.0.x; from any
+/// other peer, 127/8 or ::1 would point the route back into this host).
+/// Such a route is kept out of the table, as a looped one is, and the
+/// session stays up (RFC 7606 §7.3).
+fn valid_next_hop(nh: IpAddr, ours: IpAddr, peer: Option<IpAddr>) -> bool {
     let bad = match nh {
         IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
         IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
     };
-    !bad && nh != ours
+    let local_peer = peer.is_some_and(|p| p.is_loopback() || p.to_canonical().is_loopback());
+    !bad && nh != ours && (local_peer || !nh.to_canonical().is_loopback())
 }
 
 /// The path identifier that keeps a route learned from the kernel apart
@@ -410,6 +413,7 @@ impl Engine {
         let local_as = p.local_as;
         let import = p.import.clone();
         let ours = p.out.target.class.local_address;
+        let peer_address = source.peer_address;
         let since = self.unix(now);
         let mut r = received(u);
         for (_, e) in &r.withdrawn {
@@ -423,13 +427,18 @@ impl Engine {
         let (local, interner) = (&self.local, &mut self.interner);
         let mut prepare = |a: Option<RouteAttrs>| -> Option<Arc<RouteAttrs>> {
             let mut a = a?;
-            // RFC 4271 §5.1.5: LOCAL_PREF is not taken from external peers.
+            // RFC 4271 §5.1.5: LOCAL_PREF is not taken from external peers;
+            // RFC 4456 §8: ORIGINATOR_ID and CLUSTER_LIST never leave an AS.
+            // From an eBGP peer they are discarded (RFC 7606 §7.5, §7.9,
+            // §7.10): not passed on, and not a loop that withdraws the route.
             if source.ebgp {
                 a.local_pref = None;
+                a.originator_id = None;
+                a.cluster_list.clear();
             }
             let asn = local_as.unwrap_or(local.asn);
-            let usable =
-                check_import_as(local, asn, &a, allow).is_ok() && a.next_hop.is_some_and(|nh| valid_next_hop(nh, ours));
+            let usable = check_import_as(local, asn, &a, allow).is_ok()
+                && a.next_hop.is_some_and(|nh| valid_next_hop(nh, ours, peer_address));
             usable.then(|| interner.intern(a))
         };
         let has_v4 = r.attrs_v4.is_some();
