@@ -135,9 +135,32 @@ fn add_path_modes(o: &Open) -> Vec<AddPathFamily> {
         .collect()
 }
 
+/// Capabilities whose malformed value ends the session.
+const STRICT_CAPABILITIES: [u8; 6] = [
+    bgp_wire::capability::CAP_MULTIPROTOCOL,
+    bgp_wire::capability::CAP_ROUTE_REFRESH,
+    bgp_wire::capability::CAP_EXTENDED_MESSAGE,
+    bgp_wire::capability::CAP_FOUR_OCTET_AS,
+    bgp_wire::capability::CAP_ADD_PATH,
+    bgp_wire::capability::CAP_ENHANCED_ROUTE_REFRESH,
+];
+
 /// Checks the peer's OPEN against our configuration and the OPEN we sent.
 /// `Err` is the NOTIFICATION to send.
 pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotiated, NotifyError> {
+    // A capability we act on whose value does not parse (a 4-octet AS of
+    // 2 bytes, a multiprotocol of 3): what the peer meant is unknown, so
+    // the session cannot start (BIRD and FRR send the same 2/0). Graceful
+    // restart, long-lived GR, FQDN and extended next hop are only ignored
+    // (RFC 4724 §3; we act on none of the others).
+    if let Some(c) = theirs
+        .capabilities()
+        .find(|c| matches!(c, Capability::Malformed { code, .. } if STRICT_CAPABILITIES.contains(code)))
+    {
+        let mut data = bytes::BytesMut::new();
+        let _ = c.encode(&mut data);
+        return Err(NotifyError::new(2, 0, data.to_vec()));
+    }
     // RFC 4271 §6.2 Bad Peer AS: data is the 2-octet My AS field. RFC 6793:
     // the real AS comes from the capability; RFC 7607: AS 0 is never valid.
     let peer_as = theirs.asn();
@@ -249,5 +272,44 @@ mod gr_tests {
         );
         cfg.restarting = true;
         assert!(gr(&cfg).restart_state());
+    }
+}
+
+#[cfg(test)]
+mod malformed_capability_tests {
+    use super::*;
+    use bgp_wire::{Asn, RouterId};
+    use bytes::Bytes;
+
+    fn theirs(cap: Capability) -> Open {
+        Open::new(
+            Asn(65001),
+            90,
+            RouterId("10.0.0.2".parse().unwrap()),
+            vec![
+                Capability::Multiprotocol {
+                    family: Family::IPV4_UNICAST,
+                },
+                cap,
+            ],
+        )
+    }
+
+    #[test]
+    fn a_malformed_capability_we_act_on_ends_the_session_others_are_ignored() {
+        let cfg = PeerConfig::new(Asn(64512), Asn(65001), RouterId("10.0.0.1".parse().unwrap()));
+        let ours = local_open(&cfg);
+        let bad = |code, v: &'static [u8]| Capability::Malformed {
+            code,
+            value: Bytes::from_static(v),
+        };
+        for code in STRICT_CAPABILITIES {
+            let e = negotiate(&cfg, &ours, &theirs(bad(code, &[1, 2, 3]))).unwrap_err();
+            assert_eq!((e.code, e.subcode), (2, 0), "capability {code}");
+            assert_eq!(e.data[..2], [code, 3]);
+        }
+        // Graceful restart of a bad length: ignored (RFC 4724 §3).
+        let n = negotiate(&cfg, &ours, &theirs(bad(64, &[1, 2, 3]))).unwrap();
+        assert!(n.graceful_restart.is_none());
     }
 }

@@ -145,3 +145,70 @@ fn unknown_family_flag_is_refused() {
     let (_, code) = ternc(&["--add-path", "ipx"], b"");
     assert_eq!(code, 2);
 }
+
+/// An OPEN: AS 65001 in My AS, `hold`, identifier `id`, and `caps` (hex of
+/// capability TLVs) in one Capabilities parameter.
+fn open_hex(hold: u16, id: [u8; 4], caps: &str) -> String {
+    let caps = hex::decode(caps.replace(' ', "")).unwrap();
+    let mut body = vec![4, 0xfd, 0xe9];
+    body.extend(hold.to_be_bytes());
+    body.extend(id);
+    body.push(caps.len() as u8 + 2);
+    body.extend([2, caps.len() as u8]);
+    body.extend(&caps);
+    let len = (19 + body.len()) as u16;
+    format!("{M}{} 01 {}", hex::encode(len.to_be_bytes()), hex::encode(body))
+}
+
+/// The NOTIFICATION (code, subcode) expected; `None`: the OPEN is accepted.
+type Expected = Option<(u64, u64)>;
+
+#[test]
+fn opens_get_the_answer_the_session_would_give() {
+    const MP4: &str = "0104 00010001";
+    const AS4: &str = "4104 0000fde9";
+    let cases: [(String, &[&str], Expected); 7] = [
+        (open_hex(90, [10, 0, 0, 2], &format!("{MP4} {AS4}")), &[], None),
+        // RFC 4271 §6.2: a hold time of 1 or 2 s is unacceptable.
+        (open_hex(2, [10, 0, 0, 2], MP4), &[], Some((2, 6))),
+        // Not the AS configured for the peer.
+        (open_hex(90, [10, 0, 0, 2], AS4), &["--peer-as", "65002"], Some((2, 2))),
+        // Identifier 0, or ours on an iBGP session (RFC 6286 §2.2).
+        (open_hex(90, [0, 0, 0, 0], MP4), &[], Some((2, 3))),
+        (
+            open_hex(90, [10, 0, 0, 1], MP4),
+            &["--local-as", "65001", "--router-id", "10.0.0.1"],
+            Some((2, 3)),
+        ),
+        // A 4-octet AS capability of 2 bytes: what AS is meant is unknown.
+        (open_hex(90, [10, 0, 0, 2], "4102 fde9"), &[], Some((2, 0))),
+        // Only a family we do not carry (IPv4 multicast).
+        (open_hex(90, [10, 0, 0, 2], "0104 00010002"), &[], Some((2, 7))),
+    ];
+    for (hex, args, want) in cases {
+        let mut a = vec!["--hex"];
+        a.extend_from_slice(args);
+        let (objs, code) = ternc(&a, hex.as_bytes());
+        let o = &objs[0];
+        assert_eq!(o["type"], "open", "{o}");
+        match want {
+            None => {
+                assert_eq!(code, 0, "{o}");
+                assert!(o.get("action").is_none(), "{o}");
+            }
+            Some((c, s)) => {
+                assert_eq!(code, 1, "{o}");
+                assert_eq!(o["action"], "session-reset", "{o}");
+                assert_eq!(
+                    (
+                        o["notification"]["code"].as_u64(),
+                        o["notification"]["subcode"].as_u64()
+                    ),
+                    (Some(c), Some(s)),
+                    "{args:?} {o}"
+                );
+                assert!(o["error"].as_str().unwrap().starts_with("OPEN refused"), "{o}");
+            }
+        }
+    }
+}

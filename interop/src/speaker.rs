@@ -36,8 +36,9 @@ fn open(asn: u32, id: Ipv4Addr) -> Open {
 }
 
 impl Session {
-    /// Connects from `local` to `peer` and brings the session up.
-    pub fn connect(local: Ipv4Addr, peer: SocketAddr, asn: u32) -> std::io::Result<Session> {
+    /// A TCP connection from `local` to `peer`, no BGP spoken yet (retried
+    /// for up to a minute while the peer refuses).
+    pub fn raw(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<Session> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let stream = loop {
             let sock = socket2_connect(local, peer);
@@ -48,11 +49,33 @@ impl Session {
             }
         };
         stream.set_nodelay(true)?;
-        let mut s = Session {
+        Ok(Session {
             stream,
             ctx: SessionCtx::default(),
             buf: BytesMut::with_capacity(1 << 20),
-        };
+        })
+    }
+
+    /// Writes bytes as they are, well formed or not.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// The next message within `limit`; `Ok(None)` when none came.
+    pub fn recv_within(&mut self, limit: Duration) -> std::io::Result<Option<Message>> {
+        self.stream.set_read_timeout(Some(limit))?;
+        let r = self.recv();
+        self.stream.set_read_timeout(None)?;
+        match r {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Connects from `local` to `peer` and brings the session up.
+    pub fn connect(local: Ipv4Addr, peer: SocketAddr, asn: u32) -> std::io::Result<Session> {
+        let mut s = Session::raw(local, peer)?;
         let ours = open(asn, local);
         s.send(&Message::Open(ours))?;
         loop {

@@ -531,3 +531,87 @@ fn connections_from_unconfigured_addresses_are_closed_at_once() {
         t.proc.log().contains("not a configured peer").then_some(())
     });
 }
+
+#[test]
+fn json_answers_carry_what_the_text_shows() {
+    if missing(&["bird", "birdc"]) {
+        return;
+    }
+    // BIRD 2 sends one route with every kind of community and a MED.
+    let dir = TempDir::new("json");
+    let name = "Mesh_127_0_28_2";
+    let t = Ternd::start(
+        &dir,
+        &tern_conf("127.0.28.1", 11809, name, "127.0.28.2", 11809, 64512, false),
+    );
+    let export = "export filter { bgp_med = 5; bgp_community.add((65000,7)); \
+                  bgp_large_community.add((64512,1,2)); bgp_ext_community.add((rt,65000,9)); accept; };";
+    let b = Bird::start(
+        &dir,
+        &(bird_conf("127.0.28.2", 11809, "127.0.28.1", 11809, 64512, true).replace(
+            "ipv4 { import all; export none;",
+            &format!("ipv4 {{ import all; {export}"),
+        ) + "protocol static { ipv4; route 10.77.0.0/24 blackhole; }\n"),
+    );
+    wait_for(UP, "the route from BIRD", || {
+        (both_established(&t, name, &b) && t.birdc("show route").contains("10.77.0.0/24")).then_some(())
+    });
+
+    let (json, ok) = ternc(&t, &["--json", "show", "protocols", "all", name]);
+    assert!(ok, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let p = &v["protocols"][0];
+    assert_eq!(p["name"], name);
+    assert_eq!(p["proto"], "BGP");
+    assert_eq!(p["state"], "up");
+    assert_eq!(p["bgp_state"], "Established");
+    assert_eq!(p["neighbor_address"], "127.0.28.2");
+    assert_eq!(p["neighbor_as"], 64512);
+    assert_eq!(p["routes"]["imported"], 1);
+    assert_eq!(p["session"]["neighbor_id"], "127.0.28.2");
+    assert_eq!(p["session"]["source_address"], "127.0.28.1");
+    assert_eq!(p["session"]["hold_timer"][1], 6);
+    let text = t.birdc(&format!("show protocols all {name}"));
+    assert!(text.contains("Routes:         1 imported"), "{text}");
+
+    let (json, ok) = ternc(&t, &["--json", "show", "route", "all"]);
+    assert!(ok, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let r = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["prefix"] == "10.77.0.0/24")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(r["protocol"], name);
+    assert_eq!(r["best"], true);
+    assert_eq!(r["next_hop"], "127.0.28.2");
+    assert_eq!(r["origin"], "igp");
+    assert_eq!(r["as_path"], serde_json::json!([]));
+    assert_eq!(r["med"], 5);
+    assert_eq!(r["local_pref"], 100);
+    assert_eq!(r["communities"], serde_json::json!(["65000:7"]));
+    assert_eq!(r["large_communities"], serde_json::json!(["64512:1:2"]));
+    assert_eq!(r["ext_communities"], serde_json::json!(["rt:65000:9"]));
+    let text = t.birdc("show route all for 10.77.0.1");
+    for line in [
+        "BGP.med: 5",
+        "BGP.community: (65000,7)",
+        "BGP.ext_community: (rt, 65000, 9)",
+        "BGP.large_community: (64512, 1, 2)",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+
+    // A pattern of many stars is matched in linear time.
+    for pattern in ["*".repeat(40), format!("{}Z", "*M".repeat(20))] {
+        let started = std::time::Instant::now();
+        let out = t.birdc(&format!("show protocols \"{pattern}\""));
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "{pattern}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.contains(name), !pattern.ends_with('Z'), "{pattern}: {out}");
+    }
+}

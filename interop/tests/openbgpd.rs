@@ -169,3 +169,63 @@ fn ipv4_routes_over_ipv6_go_with_an_ipv4_next_hop_or_not_at_all() {
     assert!(rib.contains(&lan.v4(0)), "next hop {}: {rib}", lan.v4(0));
     assert_eq!(bgpd.counter("tern", "Notifications"), Some((0, 0)));
 }
+
+#[test]
+fn four_octet_asns_cross_two_octet_sessions_whole() {
+    if skip_without(&["bgpd", "bgpctl"]) {
+        return;
+    }
+    // ternd A in AS 4200000001 and ternd B in AS 64512, each on a 2-octet
+    // session with OpenBGPD (AS 65010, `announce as-4byte no`). A must send
+    // AS4_PATH beside AS_TRANS (without it OpenBGPD answered 3/11); B must
+    // read 65010 4200000001 from AS_PATH and AS4_PATH, not 65010 23456.
+    let lan = Lan::new(64, 3);
+    let (a, o, b) = (lan.v4(0), lan.v4(1), lan.v4(2));
+    let tern = |i: usize, asn: u32, prefix: &str, dir: &TempDir| {
+        Ternd::start_in(
+            dir,
+            &format!(
+                "router_id = \"{me}\"\nasn = {asn}\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n\
+                 [[static]]\nprefix = \"{prefix}\"\nblackhole = true\nexport = true\n\
+                 [[peer]]\nname = \"obgpd\"\naddress = \"{o}\"\nasn = 65010\nlocal_address = \"{me}\"\nconnect_retry = 1\n",
+                me = lan.v4(i)
+            ),
+            Some(&lan.nodes[i]),
+        )
+    };
+    let (da, db, dob) = (TempDir::new("as4-a"), TempDir::new("as4-b"), TempDir::new("as4-obgpd"));
+    let ta = tern(0, 4_200_000_001, "10.20.0.0/24", &da);
+    let tb = tern(2, 64512, "10.30.0.0/24", &db);
+    let bgpd = OpenBgpd::start_in(
+        &dob,
+        &format!(
+            "AS 65010\nrouter-id {o}\nlisten on {o}\n\
+             neighbor {a} {{\n  remote-as 4200000001\n  descr \"a\"\n  announce as-4byte no\n}}\n\
+             neighbor {b} {{\n  remote-as 64512\n  descr \"b\"\n  announce as-4byte no\n}}\n\
+             allow from any\nallow to any\n"
+        ),
+        &lan.nodes[1],
+    );
+    wait_for(Duration::from_secs(30), "both sessions", || {
+        (ta.bgp_state("obgpd").as_deref() == Some("Established")
+            && tb.bgp_state("obgpd").as_deref() == Some("Established"))
+        .then_some(())
+    });
+    wait_for(Duration::from_secs(20), "A's route at B", || {
+        tb.birdc("show route").contains("10.20.0.0/24").then_some(())
+    });
+    let rib = bgpd.bgpctl(&["show", "rib", "10.20.0.0/24"]);
+    assert!(rib.contains("4200000001 i"), "OpenBGPD reads A's real AS: {rib}");
+    let at_b = tb.birdc("show route all for 10.20.0.1");
+    assert!(at_b.contains("BGP.as_path: 65010 4200000001"), "{at_b}");
+    // The other way, nothing to translate, and A sees B's route.
+    wait_for(Duration::from_secs(20), "B's route at A", || {
+        ta.birdc("show route all")
+            .contains("BGP.as_path: 65010 64512")
+            .then_some(())
+    });
+    for peer in ["a", "b"] {
+        assert_eq!(bgpd.counter(peer, "Notifications"), Some((0, 0)), "{peer}");
+    }
+    assert_eq!(ta.bgp_state("obgpd").as_deref(), Some("Established"));
+}

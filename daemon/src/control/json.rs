@@ -88,13 +88,21 @@ fn route(v: &RouteView) -> Value {
             _ => "incomplete",
         }),
     );
-    m.insert(
-        "as_path".into(),
-        json!(a.as_path.asns().map(|x| x.0).collect::<Vec<_>>()),
-    );
+    // The path as segments (`ternc decode`'s shape): a flat list would
+    // lose AS_SETs and confederation segments.
+    m.insert("as_path".into(), json!(a.as_path));
     m.insert("local_pref".into(), json!(a.local_pref_or_default()));
     if let Some(med) = a.med {
         m.insert("med".into(), json!(med));
+    }
+    if a.atomic_aggregate {
+        m.insert("atomic_aggregate".into(), json!(true));
+    }
+    if let Some(g) = a.aggregator {
+        m.insert("aggregator".into(), json!(g));
+    }
+    if !a.communities.is_empty() {
+        m.insert("communities".into(), json!(a.communities));
     }
     if let Some(id) = a.originator_id {
         m.insert("originator_id".into(), json!(id.to_string()));
@@ -105,15 +113,14 @@ fn route(v: &RouteView) -> Value {
             json!(a.cluster_list.iter().map(|c| c.0.to_string()).collect::<Vec<_>>()),
         );
     }
-    if !a.communities.is_empty() {
-        m.insert(
-            "communities".into(),
-            json!(a
-                .communities
-                .iter()
-                .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xffff))
-                .collect::<Vec<_>>()),
-        );
+    if !a.ext_communities.is_empty() {
+        m.insert("ext_communities".into(), json!(a.ext_communities));
+    }
+    if !a.large_communities.is_empty() {
+        m.insert("large_communities".into(), json!(a.large_communities));
+    }
+    if !a.unknown.is_empty() {
+        m.insert("unknown".into(), json!(a.unknown));
     }
     o
 }

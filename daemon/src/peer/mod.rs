@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod malformed;
 pub mod sockopt;
 pub mod task;
 

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::conn::{attach, Conn, ConnEvent, WriterMsg};
+use super::malformed::{self, MalformedLog};
 use super::sockopt;
 use super::{Command, CommandResult, PeerHandle, PeerStatus};
 use crate::config::PeerSettings;
@@ -44,6 +45,8 @@ struct Task {
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The peer's graceful restart capability in the session now up.
     peer_gr: Option<bgp_wire::capability::GracefulRestart>,
+    /// Malformed input is logged at most once a minute.
+    malformed: MalformedLog,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -105,6 +108,7 @@ pub fn spawn(
         epoch: 0,
         in_flight,
         permit: None,
+        malformed: MalformedLog::default(),
     };
     tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
     handle
@@ -118,6 +122,14 @@ fn describe(n: &Notification) -> String {
 }
 
 impl Task {
+    /// Logs a problem with what the peer sent, unless one was logged in
+    /// the last minute: a peer that keeps sending it cannot flood the log.
+    fn log_malformed(&mut self, what: &str) {
+        if let Some(n) = self.malformed.admit(Instant::now()) {
+            warn!(peer = %self.name, "{what}{}", malformed::suppressed_note(n));
+        }
+    }
+
     async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
@@ -302,6 +314,14 @@ impl Task {
                 let ctx = self.fsm.negotiated().map_or_else(SessionCtx::default, |n| n.rx_ctx());
                 match Message::decode(&frame, &ctx) {
                     Ok(m) => {
+                        if let Message::Update(u) = &m {
+                            if !u.errors.is_empty() {
+                                self.log_malformed(&format!(
+                                    "RFC 7606: {}",
+                                    malformed::describe_attr_errors(&u.errors)
+                                ));
+                            }
+                        }
                         if let Message::Notification(n) = &m {
                             warn!(peer = %self.name, code = n.code, subcode = n.subcode, "received NOTIFICATION: {}", describe(n));
                             self.socket_error = Some(format!("Received: {}", describe(n)));
@@ -309,7 +329,7 @@ impl Task {
                         self.feed(Event::Received(id, m));
                     }
                     Err(e) => {
-                        warn!(peer = %self.name, "malformed message: {e}; bytes {}", hex::encode(&frame));
+                        self.log_malformed(&format!("malformed message: {e}; bytes {}", malformed::excerpt(&frame)));
                         self.feed(Event::Malformed(id, e));
                     }
                 }
@@ -317,7 +337,7 @@ impl Task {
             }
             ConnEvent::Framing(e) => {
                 if self.conns.contains_key(&id) {
-                    warn!(peer = %self.name, "framing error: {e:?}");
+                    self.log_malformed(&format!("framing error: {e:?}"));
                     self.feed(Event::Malformed(id, bgp_wire::DecodeError::Header(e)));
                 }
             }

@@ -12,7 +12,9 @@
 //! Decoding goes on with the next message whenever the header's length can
 //! still be trusted.
 
-use bgp_wire::{header::HEADER_LEN, Action, DecodeError, Message, MessageType, NotifyError, SessionCtx};
+use bgp_wire::{
+    header::HEADER_LEN, Action, Asn, DecodeError, Message, MessageType, NotifyError, Open, RouterId, SessionCtx,
+};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
@@ -39,8 +41,27 @@ fn type_name(t: u8) -> Option<&'static str> {
     })
 }
 
+/// The session an OPEN is checked against, as ternd's FSM checks it.
+pub struct OpenCheck {
+    pub local_as: Asn,
+    /// The AS configured for the peer; `None` takes the OPEN's own.
+    pub peer_as: Option<Asn>,
+    pub router_id: RouterId,
+}
+
+impl OpenCheck {
+    /// What the session would answer to `open`: the NOTIFICATION that
+    /// refuses it (bad peer AS, unacceptable hold time, bad BGP identifier,
+    /// a malformed capability it acts on, no family in common), or `None`.
+    /// The same function decides it in ternd (`bgp_fsm::negotiate`).
+    fn refusal(&self, open: &Open) -> Option<NotifyError> {
+        let cfg = bgp_fsm::PeerConfig::new(self.local_as, self.peer_as.unwrap_or(open.asn()), self.router_id);
+        bgp_fsm::negotiate(&cfg, &bgp_fsm::local_open(&cfg), open).err()
+    }
+}
+
 /// Decodes every message of `stream` under `ctx`.
-pub fn decode_stream(stream: &Bytes, ctx: &SessionCtx) -> Outcome {
+pub fn decode_stream(stream: &Bytes, ctx: &SessionCtx, check: &OpenCheck) -> Outcome {
     let mut objects = Vec::new();
     let mut clean = true;
     let mut offset = 0usize;
@@ -100,6 +121,16 @@ pub fn decode_stream(stream: &Bytes, ctx: &SessionCtx) -> Outcome {
         let frame = rest.slice(..len);
         match Message::decode(&frame, ctx) {
             Ok(m) => {
+                if let Some(n) = match &m {
+                    Message::Open(o) => check.refusal(o),
+                    _ => None,
+                } {
+                    clean = false;
+                    let words = bgp_wire::notification::describe(n.code, n.subcode);
+                    obj.insert("error".into(), json!(format!("OPEN refused: {words}")));
+                    obj.insert("action".into(), json!(Action::SessionReset.as_str()));
+                    obj.insert("notification".into(), notification_json(&n));
+                }
                 if let Message::Update(u) = &m {
                     if let Some(action) = u.action() {
                         clean = false;

@@ -76,6 +76,15 @@ enum Command {
         /// Pretty-print each object.
         #[arg(long)]
         pretty: bool,
+        /// OPEN checks: our AS.
+        #[arg(long, default_value_t = 64512)]
+        local_as: u32,
+        /// OPEN checks: the AS configured for the peer (default: the one its OPEN names).
+        #[arg(long)]
+        peer_as: Option<u32>,
+        /// OPEN checks: our router ID (an iBGP peer may not share it).
+        #[arg(long, default_value = "0.0.0.0")]
+        router_id: std::net::Ipv4Addr,
     },
 }
 
@@ -151,6 +160,9 @@ fn main() -> ExitCode {
             add_path,
             extended_message,
             pretty,
+            local_as,
+            peer_as,
+            router_id,
         } => {
             let mut raw = Vec::new();
             let read = match file.as_deref() {
@@ -189,7 +201,12 @@ fn main() -> ExitCode {
                 add_path: families,
                 extended_message,
             };
-            let out = decode::decode_stream(&Bytes::from(raw), &ctx);
+            let check = decode::OpenCheck {
+                local_as: bgp_wire::Asn(local_as),
+                peer_as: peer_as.map(bgp_wire::Asn),
+                router_id: bgp_wire::RouterId(router_id),
+            };
+            let out = decode::decode_stream(&Bytes::from(raw), &ctx, &check);
             let mut stdout = std::io::stdout().lock();
             for o in &out.objects {
                 let line = if pretty {
