@@ -18,8 +18,10 @@ struct Setup<'a> {
     v6: bool,
     /// More keys for ternd's peer.
     tern_peer: &'a str,
-    /// More lines for OpenBGPD's configuration.
+    /// More lines for OpenBGPD's configuration (filter rules).
     bgpd: &'a str,
+    /// More lines for OpenBGPD's global section (networks).
+    global: &'a str,
 }
 
 /// ternd (AS 64512, a static to export in each family) and OpenBGPD (AS
@@ -54,10 +56,11 @@ fn setup(net: u8, s: Setup) -> (Lan, Ternd, OpenBgpd, Vec<TempDir>) {
     let bgpd = OpenBgpd::start_in(
         &dob,
         &format!(
-            "AS 65010\nrouter-id {}\nlisten on {o}\nnetwork 10.10.0.0/24\n\
+            "AS 65010\nrouter-id {}\nlisten on {o}\nnetwork 10.10.0.0/24\n{}\
              neighbor {t} {{\n  remote-as 64512\n  descr \"tern\"\n  announce enhanced refresh yes\n{families}}}\n\
              allow from any\nallow to any\n{}",
             lan.v4(1),
+            s.global,
             s.bgpd
         ),
         &lan.nodes[1],
@@ -99,15 +102,21 @@ fn a_route_with_our_own_address_as_next_hop_is_not_taken() {
     if skip_without(&["bgpd", "bgpctl"]) {
         return;
     }
-    // OpenBGPD rewrites the next hop of what it sends us to our address.
+    // OpenBGPD rewrites the next hop of what it sends us to our address;
+    // a second route keeps its own next hop. (OpenBGPD will not set a
+    // loopback next hop: rib/tests/refresh.rs has that case.)
     let lan_tern = "10.200.58.1";
     let (_lan, tern, bgpd, _dirs) = setup(
         58,
         Setup {
-            bgpd: &format!("match to any set nexthop {lan_tern}\n"),
+            global: "network 10.12.0.0/24\n",
+            bgpd: &format!("match to any prefix 10.10.0.0/24 set nexthop {lan_tern}\n"),
             ..Setup::default()
         },
     );
+    wait_for(Duration::from_secs(20), "the route with a usable next hop", || {
+        tern.birdc("show route").contains("10.12.0.0/24").then_some(())
+    });
     wait_for(Duration::from_secs(20), "our route at OpenBGPD", || {
         bgpd.bgpctl(&["show", "rib"]).contains("10.20.0.0/24").then_some(())
     });
@@ -228,4 +237,99 @@ fn four_octet_asns_cross_two_octet_sessions_whole() {
         assert_eq!(bgpd.counter(peer, "Notifications"), Some((0, 0)), "{peer}");
     }
     assert_eq!(ta.bgp_state("obgpd").as_deref(), Some("Established"));
+}
+
+#[test]
+fn reflection_add_path_and_md5_with_openbgpd_as_a_client() {
+    if skip_without(&["bgpd", "bgpctl"]) {
+        return;
+    }
+    // ternd reflects (cluster 10.200.65.1) for OpenBGPD, over MD5 and with
+    // ADD-PATH, and for two ternd clients B and C that both originate
+    // 10.50.0.0/24 (B also 10.30.0.0/24). OpenBGPD must hold both paths of
+    // 10.50.0.0/24, B's route with ORIGINATOR_ID and CLUSTER_LIST, and B
+    // must get OpenBGPD's route.
+    let lan = Lan::new(65, 4);
+    let (rr, o) = (lan.v4(0), lan.v4(1));
+    let client = |i: usize| {
+        format!(
+            "[[peer]]\nname = \"c{i}\"\naddress = \"{}\"\nasn = 64512\nrr_client = true\nadd_path = true\nconnect_retry = 1\n",
+            lan.v4(i)
+        )
+    };
+    let dr = TempDir::new("obgpd-rr");
+    let reflector = Ternd::start_in(
+        &dr,
+        &format!(
+            "router_id = \"{rr}\"\nasn = 64512\ncluster_id = \"{rr}\"\nlisten = [\"{rr}:179\"]\nctl_socket = \"{{CTL}}\"\n\
+             [[peer]]\nname = \"obgpd\"\naddress = \"{o}\"\nasn = 64512\nrr_client = true\nadd_path = true\n\
+             password = \"s3cret\"\nconnect_retry = 1\n{}{}",
+            client(2),
+            client(3)
+        ),
+        Some(&lan.nodes[0]),
+    );
+    let node = |i: usize, prefixes: &[&str], dir: &TempDir| {
+        let me = lan.v4(i);
+        let statics: String = prefixes
+            .iter()
+            .map(|p| format!("[[static]]\nprefix = \"{p}\"\nblackhole = true\nexport = true\n"))
+            .collect();
+        Ternd::start_in(
+            dir,
+            &format!(
+                "router_id = \"{me}\"\nasn = 64512\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n{statics}\
+                 [[peer]]\nname = \"rr\"\naddress = \"{rr}\"\nasn = 64512\nconnect_retry = 1\n"
+            ),
+            Some(&lan.nodes[i]),
+        )
+    };
+    let (db, dc, dob) = (
+        TempDir::new("obgpd-b"),
+        TempDir::new("obgpd-c"),
+        TempDir::new("obgpd-o"),
+    );
+    let b = node(2, &["10.30.0.0/24", "10.50.0.0/24"], &db);
+    let _c = node(3, &["10.50.0.0/24"], &dc);
+    let bgpd = OpenBgpd::start_in(
+        &dob,
+        &format!(
+            "AS 64512\nrouter-id {o}\nlisten on {o}\nnetwork 10.10.0.0/24\n\
+             neighbor {rr} {{\n  remote-as 64512\n  descr \"rr\"\n  tcp md5sig password s3cret\n  \
+             announce add-path recv yes\n}}\nallow from any\nallow to any\n"
+        ),
+        &lan.nodes[1],
+    );
+    wait_for(Duration::from_secs(30), "the reflector's three sessions", || {
+        ["obgpd", "c2", "c3"]
+            .iter()
+            .all(|p| reflector.bgp_state(p).as_deref() == Some("Established"))
+            .then_some(())
+    });
+    let out = reflector.birdc("show protocols all obgpd");
+    assert!(out.contains("add-path"), "ADD-PATH negotiated with OpenBGPD: {out}");
+    let paths = wait_for(
+        Duration::from_secs(20),
+        "both paths of 10.50.0.0/24 at OpenBGPD",
+        || {
+            let r = bgpd.bgpctl(&["show", "rib", "10.50.0.0/24"]);
+            (r.matches("10.50.0.0/24").count() >= 2).then_some(r)
+        },
+    );
+    for nh in [lan.v4(2), lan.v4(3)] {
+        assert!(paths.contains(&nh), "next hop {nh}: {paths}");
+    }
+    let detail = wait_for(Duration::from_secs(20), "B's route at OpenBGPD", || {
+        let r = bgpd.bgpctl(&["show", "rib", "detail", "10.30.0.0/24"]);
+        r.contains("10.30.0.0/24").then_some(r)
+    });
+    let cluster = detail.lines().find(|l| l.contains("Cluster Id List:")).unwrap_or("");
+    assert!(
+        detail.contains(&format!("Originator Id: {}", lan.v4(2))) && cluster.trim().ends_with(&rr),
+        "{detail}"
+    );
+    wait_for(Duration::from_secs(20), "OpenBGPD's route at B", || {
+        b.birdc("show route").contains("10.10.0.0/24").then_some(())
+    });
+    assert_eq!(bgpd.counter("rr", "Notifications"), Some((0, 0)));
 }
