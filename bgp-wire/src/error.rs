@@ -226,6 +226,11 @@ pub enum AttrErrorKind {
     FromNewSpeaker,
     /// Attribute type 0 is reserved.
     ReservedType,
+    /// An AS_SET or AS_CONFED_SET in AS_PATH or AS4_PATH (RFC 9774 §3:
+    /// treat-as-withdraw, whatever the attribute's own verdict).
+    AsSet,
+    /// A TLV-structured value (AIGP, RFC 7311 §3) whose TLVs do not parse.
+    MalformedTlv,
 }
 
 impl AttrErrorKind {
@@ -242,6 +247,8 @@ impl AttrErrorKind {
             AttrErrorKind::UnrecognizedWellKnown => "unrecognized well-known attribute",
             AttrErrorKind::FromNewSpeaker => "AS4 attribute from a 4-octet AS speaker",
             AttrErrorKind::ReservedType => "reserved attribute type 0",
+            AttrErrorKind::AsSet => "AS_SET or AS_CONFED_SET in the AS path (RFC 9774)",
+            AttrErrorKind::MalformedTlv => "malformed TLV",
         }
     }
 }
@@ -267,16 +274,19 @@ impl AttrError {
             AttrErrorKind::BadLength => 5,
             AttrErrorKind::BadFlags => 4,
             AttrErrorKind::InvalidOrigin => 6,
-            AttrErrorKind::MalformedAsPath => 11,
+            AttrErrorKind::MalformedAsPath | AttrErrorKind::AsSet => 11,
             AttrErrorKind::ZeroAs => 9,
             AttrErrorKind::Framing | AttrErrorKind::Duplicate => 1,
             AttrErrorKind::MissingWellKnown => 3,
             AttrErrorKind::UnrecognizedWellKnown => 2,
-            AttrErrorKind::FromNewSpeaker | AttrErrorKind::ReservedType => 9,
+            AttrErrorKind::FromNewSpeaker | AttrErrorKind::ReservedType | AttrErrorKind::MalformedTlv => 9,
         };
         let data = match self.kind {
             AttrErrorKind::MissingWellKnown => vec![self.type_code],
-            AttrErrorKind::MalformedAsPath | AttrErrorKind::Framing | AttrErrorKind::Duplicate => Vec::new(),
+            AttrErrorKind::MalformedAsPath
+            | AttrErrorKind::AsSet
+            | AttrErrorKind::Framing
+            | AttrErrorKind::Duplicate => Vec::new(),
             _ => self.data.clone(),
         };
         NotifyError { code: 3, subcode, data }

@@ -157,12 +157,9 @@ fn asn(four: bool) -> BoxedStrategy<Asn> {
 }
 
 fn as_path(four: bool) -> impl Strategy<Value = AsPath> {
-    let kind = prop_oneof![
-        Just(SegmentType::Set),
-        Just(SegmentType::Sequence),
-        Just(SegmentType::ConfedSequence),
-        Just(SegmentType::ConfedSet)
-    ];
+    // No AS_SET or AS_CONFED_SET: RFC 9774 makes them treat-as-withdraw,
+    // which reliability.rs checks; here messages must decode clean.
+    let kind = prop_oneof![Just(SegmentType::Sequence), Just(SegmentType::ConfedSequence)];
     vec((kind, vec(asn(four), 1..8)), 0..4).prop_map(|s| AsPath {
         segments: s.into_iter().map(|(kind, asns)| AsSegment { kind, asns }).collect(),
     })
@@ -215,7 +212,7 @@ fn mp_unreach(c: &SessionCtx) -> impl Strategy<Value = MpUnreach> {
 
 /// Codes this codec does not interpret, for unknown attributes.
 fn unknown_code() -> impl Strategy<Value = u8> {
-    prop_oneof![11u8..14, 19u8..32, 33u8..=255]
+    prop_oneof![11u8..14, 19u8..25, 27u8..32, 33u8..35, 36u8..=255]
 }
 
 fn update(c: SessionCtx) -> impl Strategy<Value = (SessionCtx, Update)> {

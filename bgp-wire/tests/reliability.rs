@@ -805,3 +805,72 @@ fn encode_refuses_messages_beyond_the_session_maximum() {
         })
         .is_ok());
 }
+
+#[test]
+fn as_sets_are_treat_as_withdraw_rfc_9774() {
+    let old = SessionCtx {
+        four_octet_as: false,
+        ..ctx()
+    };
+    for path in [
+        "400210 02010000fde9 01020000fdea0000fdeb", // AS_SEQUENCE, AS_SET
+        "400206 04010000fde9",                      // AS_CONFED_SET
+    ] {
+        let u = upd(decode(&update("", &format!("40010100 {path} 4003040a000001"), B_NLRI)));
+        assert_eq!(u.action(), Some(Action::TreatAsWithdraw), "{path}");
+        assert_eq!(u.errors[0].kind, AttrErrorKind::AsSet, "{path}");
+    }
+    // In AS4_PATH too, though a malformed AS4_PATH is otherwise discarded.
+    let u = upd(decode_with(
+        &update(
+            "",
+            "40010100 400204 02015ba0 4003040a000001 c01106 0101fa56ea01",
+            B_NLRI,
+        ),
+        &old,
+    ));
+    assert_eq!(u.action(), Some(Action::TreatAsWithdraw));
+    assert_eq!(u.errors[0].kind, AttrErrorKind::AsSet);
+}
+
+#[test]
+fn otc_aigp_and_ipv6_extended_communities_are_checked() {
+    // Well formed: OTC and the IPv6 address-specific extended community are
+    // kept to pass on, without the Partial bit a speaker that did not know
+    // them would add; AIGP is not enabled on any session, so it is dropped.
+    let ipv6_ec = format!("0002 {} 0001", "20010db8000000000000000000000001");
+    let good = format!("{B_ATTRS} c02304 0000fde9 c01914 {ipv6_ec} 801a0b 01000b 0000000000000064");
+    let u = upd(decode(&update("", &good, B_NLRI)));
+    assert_eq!(u.action(), None, "{:?}", u.errors);
+    let kept: Vec<u8> = u.attributes.unknown.iter().map(|r| r.type_code).collect();
+    assert_eq!(kept, [35, 25], "in the order received");
+    for r in &u.attributes.unknown {
+        assert_eq!(r.for_propagation().unwrap().flags & 0x20, 0, "type {}", r.type_code);
+    }
+    // Malformed: OTC of 3 octets and an IPv6 extended community of 19
+    // withdraw (RFC 9234 §5, RFC 7606 §7.15); a bad AIGP TLV is discarded.
+    for (attr, action, kind) in [
+        ("c02303 00fde9", Action::TreatAsWithdraw, AttrErrorKind::BadLength),
+        (
+            "c01913 00020001020304050607080910111213141516",
+            Action::TreatAsWithdraw,
+            AttrErrorKind::BadLength,
+        ),
+        (
+            "801a0a 01000a 00000000000064",
+            Action::AttributeDiscard,
+            AttrErrorKind::MalformedTlv,
+        ),
+        (
+            "801a16 01000b 0000000000000064 01000b 0000000000000064",
+            Action::AttributeDiscard,
+            AttrErrorKind::MalformedTlv,
+        ),
+        ("801a02 0100", Action::AttributeDiscard, AttrErrorKind::MalformedTlv),
+    ] {
+        let u = upd(decode(&update("", &format!("{B_ATTRS} {attr}"), B_NLRI)));
+        assert_eq!(u.action(), Some(action), "{attr}");
+        assert_eq!(u.errors[0].kind, kind, "{attr}");
+        assert!(u.attributes.unknown.is_empty(), "{attr}: never passed on");
+    }
+}

@@ -120,7 +120,9 @@ fn observe() -> Arc<Mutex<Observed>> {
             if a.as4_path.is_some() || a.as4_aggregator.is_some() {
                 o.violations.push(format!("AS4 attributes between NEW speakers: {a:?}"));
             }
-            if a.unknown.iter().any(|r| r.type_code <= 32) {
+            // Typed attributes are never passed on raw; of those checked and
+            // kept raw (25, 35), none gains the Partial bit.
+            if a.unknown.iter().any(|r| r.type_code <= 18 || r.type_code == 32) {
                 o.violations
                     .push(format!("a known type passed on as unknown: {:?}", a.unknown));
             }
@@ -316,6 +318,31 @@ fn the_session_does_what_the_decoder_says() {
         ),
         ("LOCAL_PREF from eBGP", base(13) + "4005 04 000001f4", None),
         ("ORIGINATOR_ID and CLUSTER_LIST from eBGP", base(14) + ebgp_only, None),
+        (
+            "AS_SET in AS_PATH (RFC 9774)",
+            base(15).replacen(
+                "4002060201 0000fde9".replace(' ', "").as_str(),
+                "400210 02010000fde9 01020000fdea0000fdeb",
+                1,
+            ),
+            Some("treat-as-withdraw"),
+        ),
+        (
+            "ONLY_TO_CUSTOMER of 3 bytes",
+            base(16) + "c02303 00fde9",
+            Some("treat-as-withdraw"),
+        ),
+        (
+            "IPv6 extended community of 19 bytes",
+            base(17) + "c01913 00020001020304050607080910111213141516",
+            Some("treat-as-withdraw"),
+        ),
+        (
+            "AIGP with a TLV of 10 bytes",
+            base(18) + "801a0a 01000a 00000000000064",
+            Some("attribute-discard"),
+        ),
+        ("ONLY_TO_CUSTOMER well formed", base(19) + "c02304 0000fde9", None),
     ];
     for (i, (what, attrs, want)) in cases.iter().enumerate() {
         let n = i as u8 + 1;
@@ -337,6 +364,9 @@ fn the_session_does_what_the_decoder_says() {
         if let Some(a) = o.routes.get(&p) {
             assert!(!a.atomic_aggregate && a.aggregator.is_none(), "{what}: {a:?}");
             assert_eq!(a.local_pref, Some(100), "{what}: ours, not the peer's");
+            if *what == "ONLY_TO_CUSTOMER well formed" {
+                assert!(a.unknown.iter().any(|r| r.type_code == 35), "{what}: passed on: {a:?}");
+            }
             if *what == "COMMUNITIES twice" {
                 let c = a.communities.as_ref().expect("the first copy kept");
                 assert_eq!(c.len(), 1, "{what}: {c:?}");

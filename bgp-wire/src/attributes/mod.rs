@@ -57,7 +57,10 @@ pub mod code {
     pub const EXTENDED_COMMUNITIES: u8 = 16;
     pub const AS4_PATH: u8 = 17;
     pub const AS4_AGGREGATOR: u8 = 18;
+    pub const IPV6_EXT_COMMUNITIES: u8 = 25;
+    pub const AIGP: u8 = 26;
     pub const LARGE_COMMUNITY: u8 = 32;
+    pub const ONLY_TO_CUSTOMER: u8 = 35;
 }
 
 use flags::{OPTIONAL as O, TRANSITIVE as T};
@@ -152,8 +155,29 @@ const SPECS: &[Spec] = &[
         flags: O | T,
         action: DISCARD,
     },
+    // RFC 5701 §2 (RFC 7606 §7.15): 20-octet IPv6 address-specific
+    // extended communities; checked, then passed on as received.
+    Spec {
+        code: code::IPV6_EXT_COMMUNITIES,
+        flags: O | T,
+        action: TAW,
+    },
+    // RFC 7311 §3.2: AIGP is only taken on sessions that enable it, which
+    // none of ours does: a well-formed one is dropped, a malformed one too.
+    Spec {
+        code: code::AIGP,
+        flags: O,
+        action: DISCARD,
+    },
     Spec {
         code: code::LARGE_COMMUNITY,
+        flags: O | T,
+        action: TAW,
+    },
+    // RFC 9234 §5: ONLY_TO_CUSTOMER, 4 octets, else treat-as-withdraw;
+    // without BGP roles configured it is passed on as received.
+    Spec {
+        code: code::ONLY_TO_CUSTOMER,
         flags: O | T,
         action: TAW,
     },
@@ -180,8 +204,15 @@ impl RawAttribute {
     /// transitive ones with the Partial bit set, optional non-transitive
     /// ones not at all (RFC 4271 §5, §9.1.3).
     pub fn for_propagation(&self) -> Option<RawAttribute> {
+        // One we checked (in SPECS) was recognized here: its Partial bit
+        // says only what earlier speakers did (RFC 4271 §5).
+        let partial = if spec(self.type_code).is_some() {
+            0
+        } else {
+            flags::PARTIAL
+        };
         (self.flags & (O | T) == O | T).then(|| RawAttribute {
-            flags: self.flags | flags::PARTIAL,
+            flags: self.flags | partial,
             ..self.clone()
         })
     }
@@ -223,7 +254,9 @@ pub struct PathAttributes {
     pub as4_aggregator: Option<Aggregator>,
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub large_communities: Option<Vec<LargeCommunity>>,
-    /// Attributes of other types, in the order received.
+    /// Attributes passed on as received, in the order received: those this
+    /// codec does not know, and those it checks but does not read
+    /// (IPv6 address-specific extended communities, ONLY_TO_CUSTOMER).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub unknown: Vec<RawAttribute>,
 }
@@ -363,8 +396,16 @@ impl PathAttributes {
                 errors.push(err(AttrErrorKind::BadFlags, spec.action));
                 continue;
             }
-            if let Err(kind) = values::decode_value(&mut attrs, code, value, ctx) {
-                errors.push(err(kind, spec.action));
+            match values::decode_value(&mut attrs, code, value, ctx) {
+                // RFC 9774 §3: an AS_SET withdraws, from AS4_PATH too.
+                Err(AttrErrorKind::AsSet) => errors.push(err(AttrErrorKind::AsSet, TAW)),
+                Err(kind) => errors.push(err(kind, spec.action)),
+                Ok(values::Kept::Typed) => {}
+                Ok(values::Kept::Raw) => attrs.unknown.push(RawAttribute {
+                    flags: fl & (O | T | flags::PARTIAL),
+                    type_code: code,
+                    value: parent.slice_ref(value),
+                }),
             }
         }
         Ok((attrs, errors))

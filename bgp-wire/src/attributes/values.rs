@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use bytes::{BufMut, BytesMut};
 
 use super::community::{self, Community, ExtCommunity, LargeCommunity};
-use super::{code, put_attr, try_put_attr, AsPath, PathAttributes};
+use super::{code, put_attr, try_put_attr, AsPath, PathAttributes, SegmentType};
 use crate::context::SessionCtx;
 use crate::error::AttrErrorKind;
 use crate::types::{Asn, ClusterId, RouterId};
@@ -52,8 +52,47 @@ fn aggregator(v: &[u8], width: usize) -> Result<Aggregator, AttrErrorKind> {
     })
 }
 
+/// Where a well-formed value went.
+pub(super) enum Kept {
+    /// Into its typed field of [`PathAttributes`] (or nowhere: AIGP).
+    Typed,
+    /// Checked only: the caller keeps its bytes to pass on.
+    Raw,
+}
+
+/// An AS path as RFC 9774 §3 allows it: no AS_SET, no AS_CONFED_SET.
+fn without_sets(p: AsPath) -> Result<AsPath, AttrErrorKind> {
+    let set = p
+        .segments
+        .iter()
+        .any(|s| matches!(s.kind, SegmentType::Set | SegmentType::ConfedSet));
+    if set {
+        Err(AttrErrorKind::AsSet)
+    } else {
+        Ok(p)
+    }
+}
+
+/// RFC 7311 §3: TLVs of type, 2-octet length (header included) and value;
+/// the AIGP TLV (type 1) is 11 octets and appears at most once.
+fn aigp_well_formed(mut v: &[u8]) -> bool {
+    let mut aigp_tlvs = 0;
+    while !v.is_empty() {
+        let Some((&[t, l0, l1], _)) = v.split_first_chunk::<3>() else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if len < 3 || len > v.len() || (t == 1 && len != 11) {
+            return false;
+        }
+        aigp_tlvs += usize::from(t == 1);
+        v = &v[len..];
+    }
+    aigp_tlvs <= 1
+}
+
 /// Decodes the value of a known, non-MP attribute into `a`.
-pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &SessionCtx) -> Result<(), AttrErrorKind> {
+pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &SessionCtx) -> Result<Kept, AttrErrorKind> {
     let width = if ctx.four_octet_as { 4 } else { 2 };
     match c {
         code::ORIGIN => {
@@ -65,7 +104,11 @@ pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &Sessio
                 _ => return Err(AttrErrorKind::BadLength),
             })
         }
-        code::AS_PATH => a.as_path = Some(AsPath::decode(v, width).ok_or(AttrErrorKind::MalformedAsPath)?),
+        code::AS_PATH => {
+            a.as_path = Some(without_sets(
+                AsPath::decode(v, width).ok_or(AttrErrorKind::MalformedAsPath)?,
+            )?)
+        }
         code::NEXT_HOP => a.next_hop = Some(Ipv4Addr::from(u32_exact(v)?)),
         code::MULTI_EXIT_DISC => a.med = Some(u32_exact(v)?),
         code::LOCAL_PREF => a.local_pref = Some(u32_exact(v)?),
@@ -91,7 +134,11 @@ pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &Sessio
         // RFC 6793 §6: AS4_PATH and AS4_AGGREGATOR only travel between
         // 2-octet speakers' neighbours; from a 4-octet speaker they are discarded.
         code::AS4_PATH if ctx.four_octet_as => return Err(AttrErrorKind::FromNewSpeaker),
-        code::AS4_PATH => a.as4_path = Some(AsPath::decode(v, 4).ok_or(AttrErrorKind::MalformedAsPath)?),
+        code::AS4_PATH => {
+            a.as4_path = Some(without_sets(
+                AsPath::decode(v, 4).ok_or(AttrErrorKind::MalformedAsPath)?,
+            )?)
+        }
         code::AS4_AGGREGATOR if ctx.four_octet_as => return Err(AttrErrorKind::FromNewSpeaker),
         code::AS4_AGGREGATOR => a.as4_aggregator = Some(aggregator(v, 4)?),
         code::LARGE_COMMUNITY => {
@@ -104,9 +151,14 @@ pub(super) fn decode_value(a: &mut PathAttributes, c: u8, v: &[u8], ctx: &Sessio
                 .ok_or(AttrErrorKind::BadLength)?,
             )
         }
+        code::IPV6_EXT_COMMUNITIES if !v.is_empty() && v.len().is_multiple_of(20) => return Ok(Kept::Raw),
+        code::ONLY_TO_CUSTOMER if v.len() == 4 => return Ok(Kept::Raw),
+        code::IPV6_EXT_COMMUNITIES | code::ONLY_TO_CUSTOMER => return Err(AttrErrorKind::BadLength),
+        code::AIGP if aigp_well_formed(v) => {}
+        code::AIGP => return Err(AttrErrorKind::MalformedTlv),
         _ => {}
     }
-    Ok(())
+    Ok(Kept::Typed)
 }
 
 /// Appends attribute `c` of `a` if present, with flags `fl`.
