@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use bgp_wire::capability::{AddPathFamily, AddPathMode, GrFamily, GracefulRestart};
-use bgp_wire::{Asn, Capability, Family, NotifyError, Open, RouterId, SessionCtx};
+use bgp_wire::{Asn, Capability, Family, NotifyError, NotifyKind, Open, OpenSubcode, RouterId, SessionCtx};
 
 use crate::config::PeerConfig;
 
@@ -159,21 +159,33 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
     {
         let mut data = bytes::BytesMut::new();
         let _ = c.encode(&mut data);
-        return Err(NotifyError::new(2, 0, data.to_vec()));
+        return Err(NotifyError::new(
+            NotifyKind::Open(OpenSubcode::Unspecific),
+            data.to_vec(),
+        ));
     }
     // RFC 4271 §6.2 Bad Peer AS: data is the 2-octet My AS field. RFC 6793:
     // the real AS comes from the capability; RFC 7607: AS 0 is never valid.
     let peer_as = theirs.asn();
     if peer_as != cfg.peer_as || peer_as.0 == 0 {
-        return Err(NotifyError::new(2, 2, theirs.my_as.to_be_bytes()));
+        return Err(NotifyError::new(
+            NotifyKind::Open(OpenSubcode::BadPeerAs),
+            theirs.my_as.to_be_bytes(),
+        ));
     }
     // RFC 4271 §6.2: "An implementation MUST reject Hold Time values of one or two seconds."
     if theirs.hold_time == 1 || theirs.hold_time == 2 {
-        return Err(NotifyError::new(2, 6, theirs.hold_time.to_be_bytes()));
+        return Err(NotifyError::new(
+            NotifyKind::Open(OpenSubcode::UnacceptableHoldTime),
+            theirs.hold_time.to_be_bytes(),
+        ));
     }
     // RFC 6286 §2.2: zero is invalid; an internal peer may not share our identifier.
     if theirs.router_id.0 == Ipv4Addr::UNSPECIFIED || (cfg.is_ibgp() && theirs.router_id == cfg.router_id) {
-        return Err(NotifyError::new(2, 3, theirs.router_id.0.octets()));
+        return Err(NotifyError::new(
+            NotifyKind::Open(OpenSubcode::BadBgpIdentifier),
+            theirs.router_id.0.octets(),
+        ));
     }
     let our_families = families_of(ours);
     let families: Vec<Family> = families_of(theirs)
@@ -186,7 +198,10 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
         for f in &our_families {
             let _ = Capability::Multiprotocol { family: *f }.encode(&mut data);
         }
-        return Err(NotifyError::new(2, 7, data.to_vec()));
+        return Err(NotifyError::new(
+            NotifyKind::Open(OpenSubcode::UnsupportedCapability),
+            data.to_vec(),
+        ));
     }
     let hold_time = ours.hold_time.min(theirs.hold_time);
     let keepalive = if hold_time == 0 {

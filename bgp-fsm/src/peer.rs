@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use bgp_wire::{DecodeError, Message, Notification, Open};
+use bgp_wire::{CeaseSubcode, DecodeError, FsmSubcode, Message, Notification, NotifyKind, Open};
 
 use crate::config::PeerConfig;
 use crate::event::{Action, ConnId, Direction, Event, SessionError, Timer};
@@ -365,7 +365,7 @@ impl Peer {
             }
             Timer::Hold(id) => {
                 if self.conn(id).is_some_and(|c| c.state != ConnState::Connecting) {
-                    self.fail_with(id, Notification::new(4, 0, Vec::new()), out);
+                    self.fail_with(id, Notification::new(NotifyKind::HoldTimerExpired, Vec::new()), out);
                 }
             }
             Timer::Keepalive(id) => {
@@ -382,7 +382,7 @@ impl Peer {
             Timer::SendHold(id) => {
                 if self.conn(id).is_some_and(|c| c.state != ConnState::Connecting) {
                     // RFC 9687 §4: Send Hold Timer Expired, sent best-effort.
-                    self.fail_with(id, Notification::new(8, 0, Vec::new()), out);
+                    self.fail_with(id, Notification::new(NotifyKind::SendHoldTimerExpired, Vec::new()), out);
                 }
             }
         }
@@ -429,7 +429,10 @@ impl Peer {
             // RFC 4486 §4 / RFC 4271 §8.2.2 Idle: refuse with Connection Rejected.
             out.push(Action::Send(
                 id,
-                Message::Notification(Notification::new(6, 5, Vec::new())),
+                Message::Notification(Notification::new(
+                    NotifyKind::Cease(CeaseSubcode::ConnectionRejected),
+                    Vec::new(),
+                )),
             ));
             out.push(Action::Close(id));
             return;
@@ -479,7 +482,7 @@ impl Peer {
             return;
         }
         match e.notification() {
-            Some(n) => self.fail_with(id, Notification::new(n.code, n.subcode, n.data), out),
+            Some(n) => self.fail_with(id, Notification::from(n), out),
             None => self.fail(SessionError::ConnectionClosed, out),
         }
     }
@@ -502,10 +505,18 @@ impl Peer {
             (ConnState::Connecting, _) => {}
             (ConnState::OpenSent, Message::Open(theirs)) => self.open_received(id, theirs, out),
             // RFC 6608: an unexpected message in OpenSent is FSM error 5/1 ...
-            (ConnState::OpenSent, _) => self.fail_with(id, Notification::new(5, 1, Vec::new()), out),
+            (ConnState::OpenSent, _) => self.fail_with(
+                id,
+                Notification::new(NotifyKind::Fsm(FsmSubcode::UnexpectedInOpenSent), Vec::new()),
+                out,
+            ),
             (ConnState::OpenConfirm, Message::Keepalive) => self.established(id, out),
             // ... 5/2 in OpenConfirm ...
-            (ConnState::OpenConfirm, _) => self.fail_with(id, Notification::new(5, 2, Vec::new()), out),
+            (ConnState::OpenConfirm, _) => self.fail_with(
+                id,
+                Notification::new(NotifyKind::Fsm(FsmSubcode::UnexpectedInOpenConfirm), Vec::new()),
+                out,
+            ),
             (ConnState::Established, Message::Keepalive) => self.restart_hold(id, out),
             (ConnState::Established, m @ Message::Update(_)) => {
                 self.restart_hold(id, out);
@@ -518,7 +529,11 @@ impl Peer {
                 }
             }
             // ... and 5/3 in Established.
-            (ConnState::Established, _) => self.fail_with(id, Notification::new(5, 3, Vec::new()), out),
+            (ConnState::Established, _) => self.fail_with(
+                id,
+                Notification::new(NotifyKind::Fsm(FsmSubcode::UnexpectedInEstablished), Vec::new()),
+                out,
+            ),
         }
     }
 
@@ -539,7 +554,7 @@ impl Peer {
     fn open_received(&mut self, id: ConnId, theirs: Open, out: &mut Vec<Action>) {
         let neg = match negotiate(&self.cfg, &self.open, &theirs) {
             Ok(n) => n,
-            Err(e) => return self.fail_with(id, Notification::new(e.code, e.subcode, e.data), out),
+            Err(e) => return self.fail_with(id, Notification::from(e), out),
         };
         // RFC 4271 §6.8 / RFC 6286 §2.3: with two connections, keep the one
         // opened by the side with the higher BGP Identifier (as a number),
@@ -565,7 +580,14 @@ impl Peer {
                         out.push(Action::StopTimer(Timer::ErrorForget));
                     } else {
                         // CollisionDetectEstablishedState is off: the new connection yields.
-                        self.drop_conn(id, Some(Notification::new(6, 7, Vec::new())), out);
+                        self.drop_conn(
+                            id,
+                            Some(Notification::new(
+                                NotifyKind::Cease(CeaseSubcode::ConnectionCollisionResolution),
+                                Vec::new(),
+                            )),
+                            out,
+                        );
                         return;
                     }
                 }
@@ -581,7 +603,14 @@ impl Peer {
                     } else {
                         id
                     };
-                    self.drop_conn(loser, Some(Notification::new(6, 7, Vec::new())), out);
+                    self.drop_conn(
+                        loser,
+                        Some(Notification::new(
+                            NotifyKind::Cease(CeaseSubcode::ConnectionCollisionResolution),
+                            Vec::new(),
+                        )),
+                        out,
+                    );
                     if loser == id {
                         return;
                     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bgp_fsm::{Action, ConnId, Direction, Event, Peer, PeerConfig, SessionError, State, Timer};
 use bgp_wire::{
-    Asn, Capability, DecodeError, Family, HeaderError, Message, Notification, Open, OpenError, RouteRefresh, RouterId,
-    UpdateError,
+    Asn, Capability, CeaseSubcode, DecodeError, Family, HeaderError, Message, Notification, NotifyKind, Open,
+    OpenError, RouteRefresh, RouterId, UpdateError,
 };
 
 const OUT1: ConnId = ConnId {
@@ -100,7 +100,7 @@ fn sent_notification(actions: &[Action]) -> Option<(u8, u8)> {
 }
 
 fn ev(name: &str) -> Event {
-    let cease = Notification::shutdown(2, "bye");
+    let cease = Notification::shutdown(CeaseSubcode::AdministrativeShutdown, "bye");
     match name {
         "Start" => Event::Start,
         "Stop" => Event::Stop {
@@ -117,7 +117,13 @@ fn ev(name: &str) -> Event {
         "Open" => Event::Received(OUT1, valid_open()),
         "KeepaliveMsg" => Event::Received(OUT1, Message::Keepalive),
         "UpdateMsg" => Event::Received(OUT1, Message::Update(Box::default())),
-        "NotifMsg" => Event::Received(OUT1, Message::Notification(Notification::new(6, 4, Vec::new()))),
+        "NotifMsg" => Event::Received(
+            OUT1,
+            Message::Notification(Notification::new(
+                NotifyKind::Cease(CeaseSubcode::AdministrativeReset),
+                Vec::new(),
+            )),
+        ),
         "RouteRefresh" => Event::Received(
             OUT1,
             Message::RouteRefresh(RouteRefresh {
@@ -305,7 +311,10 @@ fn established_session_reports_and_delivers() {
     );
     let a = p.handle(Event::Received(
         OUT1,
-        Message::Notification(Notification::new(6, 2, Vec::new())),
+        Message::Notification(Notification::new(
+            NotifyKind::Cease(CeaseSubcode::AdministrativeShutdown),
+            Vec::new(),
+        )),
     ));
     assert!(a
         .iter()

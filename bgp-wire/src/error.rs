@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::notify::{HeaderSubcode, NotifyKind, OpenSubcode, RouteRefreshSubcode, UpdateSubcode};
+
 /// The error-handling approaches of RFC 7606 §2, weakest first, so that
 /// `max()` picks the one to apply when several errors meet (§3.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,10 +49,10 @@ pub struct NotifyError {
 }
 
 impl NotifyError {
-    pub fn new(code: u8, subcode: u8, data: impl Into<Vec<u8>>) -> NotifyError {
+    pub fn new(kind: NotifyKind, data: impl Into<Vec<u8>>) -> NotifyError {
         NotifyError {
-            code,
-            subcode,
+            code: kind.code(),
+            subcode: kind.subcode(),
             data: data.into(),
         }
     }
@@ -134,23 +136,45 @@ impl DecodeError {
     pub fn notification(&self) -> Option<NotifyError> {
         Some(match self {
             DecodeError::Header(h) => match h {
-                HeaderError::ConnectionNotSynchronized => NotifyError::new(1, 1, []),
-                HeaderError::BadMessageLength(l) => NotifyError::new(1, 2, l.to_be_bytes()),
-                HeaderError::BadMessageType(t) => NotifyError::new(1, 3, [*t]),
+                HeaderError::ConnectionNotSynchronized => {
+                    NotifyError::new(NotifyKind::Header(HeaderSubcode::ConnectionNotSynchronized), [])
+                }
+                HeaderError::BadMessageLength(l) => {
+                    NotifyError::new(NotifyKind::Header(HeaderSubcode::BadMessageLength), l.to_be_bytes())
+                }
+                HeaderError::BadMessageType(t) => {
+                    NotifyError::new(NotifyKind::Header(HeaderSubcode::BadMessageType), [*t])
+                }
             },
             DecodeError::Open(o) => match o {
-                OpenError::UnsupportedVersion(_) => NotifyError::new(2, 1, 4u16.to_be_bytes()),
-                OpenError::UnsupportedOptionalParameter(_) => NotifyError::new(2, 4, []),
-                OpenError::MalformedOptionalParameters(_) => NotifyError::new(2, 0, []),
+                OpenError::UnsupportedVersion(_) => NotifyError::new(
+                    NotifyKind::Open(OpenSubcode::UnsupportedVersionNumber),
+                    4u16.to_be_bytes(),
+                ),
+                OpenError::UnsupportedOptionalParameter(_) => {
+                    NotifyError::new(NotifyKind::Open(OpenSubcode::UnsupportedOptionalParameter), [])
+                }
+                OpenError::MalformedOptionalParameters(_) => {
+                    NotifyError::new(NotifyKind::Open(OpenSubcode::Unspecific), [])
+                }
             },
             DecodeError::Update(u) => match u {
-                UpdateError::MalformedAttributeList(_) => NotifyError::new(3, 1, []),
-                UpdateError::InvalidNetworkField(_) => NotifyError::new(3, 10, []),
-                UpdateError::MalformedMpAttribute { data, .. } => NotifyError::new(3, 9, data.clone()),
+                UpdateError::MalformedAttributeList(_) => {
+                    NotifyError::new(NotifyKind::Update(UpdateSubcode::MalformedAttributeList), [])
+                }
+                UpdateError::InvalidNetworkField(_) => {
+                    NotifyError::new(NotifyKind::Update(UpdateSubcode::InvalidNetworkField), [])
+                }
+                UpdateError::MalformedMpAttribute { data, .. } => {
+                    NotifyError::new(NotifyKind::Update(UpdateSubcode::OptionalAttributeError), data.clone())
+                }
                 UpdateError::NoNlriToWithdraw(a) => a.rfc4271_notification(),
             },
             DecodeError::Notification(_) => return None,
-            DecodeError::RouteRefresh(RouteRefreshError::InvalidMessageLength(m)) => NotifyError::new(7, 1, m.clone()),
+            DecodeError::RouteRefresh(RouteRefreshError::InvalidMessageLength(m)) => NotifyError::new(
+                NotifyKind::RouteRefresh(RouteRefreshSubcode::InvalidMessageLength),
+                m.clone(),
+            ),
         })
     }
 }
@@ -270,16 +294,19 @@ impl AttrError {
     /// The NOTIFICATION RFC 4271 §6.3 prescribes for this problem, sent
     /// only when RFC 7606 escalates to session reset (§5.2).
     pub fn rfc4271_notification(&self) -> NotifyError {
+        use UpdateSubcode as U;
         let subcode = match self.kind {
-            AttrErrorKind::BadLength => 5,
-            AttrErrorKind::BadFlags => 4,
-            AttrErrorKind::InvalidOrigin => 6,
-            AttrErrorKind::MalformedAsPath | AttrErrorKind::AsSet => 11,
-            AttrErrorKind::ZeroAs => 9,
-            AttrErrorKind::Framing | AttrErrorKind::Duplicate => 1,
-            AttrErrorKind::MissingWellKnown => 3,
-            AttrErrorKind::UnrecognizedWellKnown => 2,
-            AttrErrorKind::FromNewSpeaker | AttrErrorKind::ReservedType | AttrErrorKind::MalformedTlv => 9,
+            AttrErrorKind::BadLength => U::AttributeLengthError,
+            AttrErrorKind::BadFlags => U::AttributeFlagsError,
+            AttrErrorKind::InvalidOrigin => U::InvalidOriginAttribute,
+            AttrErrorKind::MalformedAsPath | AttrErrorKind::AsSet => U::MalformedAsPath,
+            AttrErrorKind::ZeroAs => U::OptionalAttributeError,
+            AttrErrorKind::Framing | AttrErrorKind::Duplicate => U::MalformedAttributeList,
+            AttrErrorKind::MissingWellKnown => U::MissingWellKnownAttribute,
+            AttrErrorKind::UnrecognizedWellKnown => U::UnrecognizedWellKnownAttribute,
+            AttrErrorKind::FromNewSpeaker | AttrErrorKind::ReservedType | AttrErrorKind::MalformedTlv => {
+                U::OptionalAttributeError
+            }
         };
         let data = match self.kind {
             AttrErrorKind::MissingWellKnown => vec![self.type_code],
@@ -289,7 +316,7 @@ impl AttrError {
             | AttrErrorKind::Duplicate => Vec::new(),
             _ => self.data.clone(),
         };
-        NotifyError { code: 3, subcode, data }
+        NotifyError::new(NotifyKind::Update(subcode), data)
     }
 }
 

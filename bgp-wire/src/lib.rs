@@ -29,6 +29,7 @@ pub mod header;
 mod message;
 mod nlri;
 pub mod notification;
+pub mod notify;
 mod open;
 mod reader;
 pub mod route_refresh;
@@ -49,6 +50,9 @@ pub use header::{parse_header, split_message, Header, MessageType};
 pub use message::Message;
 pub use nlri::{Nlri, NlriEntry, NlriError, NlriIter};
 pub use notification::Notification;
+pub use notify::{
+    CeaseSubcode, FsmSubcode, HeaderSubcode, NotifyKind, OpenSubcode, RouteRefreshSubcode, UpdateSubcode,
+};
 pub use open::Open;
 pub use route_refresh::{RefreshKind, RouteRefresh};
 pub use types::{Afi, Asn, ClusterId, Family, PathId, Prefix, RouterId, Safi};

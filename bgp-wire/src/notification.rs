@@ -9,17 +9,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::error::{DecodeError, NotificationError};
+use crate::error::{DecodeError, NotificationError, NotifyError};
+pub use crate::notify::describe;
+use crate::notify::{CeaseSubcode, NotifyKind};
 
-pub const CEASE: u8 = 6;
-pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
-pub const ADMINISTRATIVE_RESET: u8 = 4;
-/// Cease subcodes of RFC 4486 §4 for a peer removed or changed by
-/// configuration.
-pub const PEER_DECONFIGURED: u8 = 3;
-pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
-
-/// A NOTIFICATION message.
+/// A NOTIFICATION message. Code and subcode are kept as received (a peer
+/// may send any); [`Notification::kind`] reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
     pub code: u8,
@@ -38,17 +33,22 @@ pub enum ShutdownCommError {
 }
 
 impl Notification {
-    pub fn new(code: u8, subcode: u8, data: impl Into<Bytes>) -> Notification {
+    pub fn new(kind: NotifyKind, data: impl Into<Bytes>) -> Notification {
         Notification {
-            code,
-            subcode,
+            code: kind.code(),
+            subcode: kind.subcode(),
             data: data.into(),
         }
     }
 
+    /// What the code and subcode mean, when they are ones we know.
+    pub fn kind(&self) -> Option<NotifyKind> {
+        NotifyKind::from_pair(self.code, self.subcode)
+    }
+
     /// Cease with a shutdown communication (RFC 9003 §2: at most 255
     /// octets; longer text is cut at a character boundary).
-    pub fn shutdown(subcode: u8, message: &str) -> Notification {
+    pub fn shutdown(subcode: CeaseSubcode, message: &str) -> Notification {
         let mut end = message.len().min(255);
         while !message.is_char_boundary(end) {
             end -= 1;
@@ -56,18 +56,19 @@ impl Notification {
         let mut data = BytesMut::with_capacity(end + 1);
         data.put_u8(end as u8);
         data.put_slice(&message.as_bytes()[..end]);
-        Notification {
-            code: CEASE,
-            subcode,
-            data: data.freeze(),
-        }
+        Notification::new(NotifyKind::Cease(subcode), data.freeze())
     }
 
     /// The shutdown communication carried by Cease / Administrative
     /// Shutdown or Reset (RFC 9003 §2). `None` when the message is not one
     /// of those or carries no data.
     pub fn shutdown_communication(&self) -> Option<Result<&str, ShutdownCommError>> {
-        if self.code != CEASE || !(self.subcode == ADMINISTRATIVE_SHUTDOWN || self.subcode == ADMINISTRATIVE_RESET) {
+        if !matches!(
+            self.kind(),
+            Some(NotifyKind::Cease(
+                CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset
+            ))
+        ) {
             return None;
         }
         let (&len, text) = self.data.split_first()?;
@@ -100,89 +101,13 @@ impl Notification {
     }
 }
 
-/// The name of a NOTIFICATION code and subcode.
-pub fn describe(code: u8, subcode: u8) -> String {
-    let (c, s) = match code {
-        1 => (
-            "Message Header Error",
-            match subcode {
-                1 => "Connection Not Synchronized",
-                2 => "Bad Message Length",
-                3 => "Bad Message Type",
-                _ => "",
-            },
-        ),
-        2 => (
-            "OPEN Message Error",
-            match subcode {
-                1 => "Unsupported Version Number",
-                2 => "Bad Peer AS",
-                3 => "Bad BGP Identifier",
-                4 => "Unsupported Optional Parameter",
-                6 => "Unacceptable Hold Time",
-                7 => "Unsupported Capability",
-                11 => "Role Mismatch",
-                _ => "",
-            },
-        ),
-        3 => (
-            "UPDATE Message Error",
-            match subcode {
-                1 => "Malformed Attribute List",
-                2 => "Unrecognized Well-known Attribute",
-                3 => "Missing Well-known Attribute",
-                4 => "Attribute Flags Error",
-                5 => "Attribute Length Error",
-                6 => "Invalid ORIGIN Attribute",
-                8 => "Invalid NEXT_HOP Attribute",
-                9 => "Optional Attribute Error",
-                10 => "Invalid Network Field",
-                11 => "Malformed AS_PATH",
-                _ => "",
-            },
-        ),
-        4 => ("Hold Timer Expired", ""),
-        5 => (
-            "Finite State Machine Error",
-            match subcode {
-                1 => "Receive Unexpected Message in OpenSent State",
-                2 => "Receive Unexpected Message in OpenConfirm State",
-                3 => "Receive Unexpected Message in Established State",
-                _ => "",
-            },
-        ),
-        6 => (
-            "Cease",
-            match subcode {
-                1 => "Maximum Number of Prefixes Reached",
-                2 => "Administrative Shutdown",
-                3 => "Peer De-configured",
-                4 => "Administrative Reset",
-                5 => "Connection Rejected",
-                6 => "Other Configuration Change",
-                7 => "Connection Collision Resolution",
-                8 => "Out of Resources",
-                9 => "Hard Reset",
-                10 => "BFD Down",
-                _ => "",
-            },
-        ),
-        7 => (
-            "ROUTE-REFRESH Message Error",
-            match subcode {
-                1 => "Invalid Message Length",
-                _ => "",
-            },
-        ),
-        8 => ("Send Hold Timer Expired", ""),
-        _ => ("Unknown error code", ""),
-    };
-    if s.is_empty() && subcode != 0 {
-        format!("{c} / subcode {subcode}")
-    } else if s.is_empty() {
-        c.to_string()
-    } else {
-        format!("{c} / {s}")
+impl From<NotifyError> for Notification {
+    fn from(e: NotifyError) -> Notification {
+        Notification {
+            code: e.code,
+            subcode: e.subcode,
+            data: e.data.into(),
+        }
     }
 }
 

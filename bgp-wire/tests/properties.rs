@@ -308,7 +308,16 @@ fn message() -> impl Strategy<Value = (SessionCtx, Message)> {
             update(c.clone()).prop_map(|(c, u)| (c, Message::Update(Box::new(u)))),
             (any::<u8>(), any::<u8>(), vec(any::<u8>(), 0..64)).prop_map({
                 let c = c.clone();
-                move |(code, sub, d)| (c.clone(), Message::Notification(Notification::new(code, sub, d)))
+                move |(code, sub, d)| {
+                    (
+                        c.clone(),
+                        Message::Notification(Notification {
+                            code,
+                            subcode: sub,
+                            data: d.into(),
+                        }),
+                    )
+                }
             }),
             Just((c.clone(), Message::Keepalive)),
             (family(), any::<u8>()).prop_map(move |(family, subtype)| {

@@ -766,18 +766,24 @@ fn add_path_identifiers_are_read_when_negotiated() {
 
 #[test]
 fn shutdown_communication_is_read_and_bounded() {
-    let n = bgp_wire::Notification::shutdown(2, "maintenance");
+    let n = bgp_wire::Notification::shutdown(bgp_wire::CeaseSubcode::AdministrativeShutdown, "maintenance");
     assert_eq!(n.shutdown_communication(), Some(Ok("maintenance")));
     let long = "é".repeat(200);
-    let n = bgp_wire::Notification::shutdown(2, &long);
+    let n = bgp_wire::Notification::shutdown(bgp_wire::CeaseSubcode::AdministrativeShutdown, &long);
     assert!(n.data.len() <= 256);
     assert!(n.shutdown_communication().unwrap().is_ok());
-    let bad = bgp_wire::Notification::new(6, 2, vec![3u8, 0xff, 0xfe, 0xfd]);
+    let bad = bgp_wire::Notification::new(
+        bgp_wire::NotifyKind::Cease(bgp_wire::CeaseSubcode::AdministrativeShutdown),
+        vec![3u8, 0xff, 0xfe, 0xfd],
+    );
     assert_eq!(
         bad.shutdown_communication(),
         Some(Err(bgp_wire::notification::ShutdownCommError::InvalidUtf8))
     );
-    let short = bgp_wire::Notification::new(6, 2, vec![200u8, b'a']);
+    let short = bgp_wire::Notification::new(
+        bgp_wire::NotifyKind::Cease(bgp_wire::CeaseSubcode::AdministrativeShutdown),
+        vec![200u8, b'a'],
+    );
     assert_eq!(
         short.shutdown_communication(),
         Some(Err(bgp_wire::notification::ShutdownCommError::BadLength))

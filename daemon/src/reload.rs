@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bgp_wire::notification::{OTHER_CONFIGURATION_CHANGE, PEER_DECONFIGURED};
+use bgp_wire::CeaseSubcode;
 use tracing::{info, warn};
 
 use crate::config::diff::{diff, Change};
@@ -90,7 +90,7 @@ impl Node {
         for c in changes {
             match c {
                 Change::PeerRemoved(name) => {
-                    self.stop_peer(name, PEER_DECONFIGURED).await;
+                    self.stop_peer(name, CeaseSubcode::PeerDeconfigured).await;
                     words.push(format!("{name} removed"));
                 }
                 Change::PeerAdded(p) => {
@@ -99,7 +99,7 @@ impl Node {
                     words.push(format!("{} added", p.name));
                 }
                 Change::PeerChanged(pc) if pc.restart || identity => {
-                    self.stop_peer(&pc.name, OTHER_CONFIGURATION_CHANGE).await;
+                    self.stop_peer(&pc.name, CeaseSubcode::OtherConfigurationChange).await;
                     let h = self.spawn_peer(&pc.new);
                     self.peers.write().unwrap_or_else(|e| e.into_inner()).push(h);
                     words.push(format!("{} restarted ({})", pc.name, pc.fields.join(", ")));
@@ -164,7 +164,7 @@ impl Node {
                 })
                 .collect();
             for p in unchanged {
-                self.stop_peer(&p.name, OTHER_CONFIGURATION_CHANGE).await;
+                self.stop_peer(&p.name, CeaseSubcode::OtherConfigurationChange).await;
                 let h = self.spawn_peer(&p);
                 self.peers.write().unwrap_or_else(|e| e.into_inner()).push(h);
             }
@@ -195,7 +195,7 @@ impl Node {
 
     /// Ends a peer's task with a Cease of `subcode`; it answers once its
     /// NOTIFICATION is out and the engine has been told the session went.
-    async fn stop_peer(&mut self, name: &str, subcode: u8) {
+    async fn stop_peer(&mut self, name: &str, subcode: CeaseSubcode) {
         let Some(h) = self.handle(name) else { return };
         self.peers
             .write()

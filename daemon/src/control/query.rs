@@ -321,7 +321,7 @@ pub async fn protocols(d: &Daemon, view: View, sel: Option<&str>, all: bool) -> 
 
 fn protocol(s: &PeerStatus, details: Option<Details>) -> Protocol {
     let info = (s.enabled && s.state != bgp_fsm::State::Established)
-        .then(|| s.last_error.clone())
+        .then(|| s.last_error.as_ref().map(|e| e.to_string()))
         .flatten();
     Protocol {
         name: s.name.clone(),
@@ -358,7 +358,7 @@ fn details(s: &PeerStatus, counts: PeerCounts) -> Details {
         neighbor_as: s.peer_as.0,
         session,
         connect_delay: (waiting && s.connect_deadline.is_some() && !s.passive).then(|| secs_left(s.connect_deadline)),
-        last_error: if waiting { s.last_error.clone() } else { None },
+        last_error: if waiting { s.last_error.as_ref().map(|e| e.to_string()) } else { None },
     }
 }
 

@@ -8,6 +8,7 @@
 //! takes.
 
 pub mod conn;
+pub mod last_error;
 pub mod listener;
 pub mod malformed;
 pub mod sockopt;
@@ -39,7 +40,7 @@ pub struct PeerStatus {
     /// When the protocol state (up / start / down) last changed.
     pub since: SystemTime,
     /// Why the last session or attempt ended, in words.
-    pub last_error: Option<String>,
+    pub last_error: Option<last_error::LastError>,
     pub negotiated: Option<Box<Negotiated>>,
     /// Our address on the Established connection.
     pub source: Option<SocketAddr>,
@@ -88,7 +89,7 @@ pub enum Command {
     /// what its session depends on (Cease / Other Configuration Change):
     /// the task ends; a changed peer gets a new one.
     Deconfigure {
-        subcode: u8,
+        subcode: bgp_wire::CeaseSubcode,
     },
     /// A reload changed settings the session does not depend on; they
     /// apply from now on.

@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::{Action, ConnId, Event, Negotiated, Peer, SessionError, State, Timer};
-use bgp_wire::{Message, Notification, SessionCtx};
+use bgp_wire::{CeaseSubcode, Message, Notification, NotifyKind, SessionCtx};
 use rib::PeerId;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::conn::{attach, Conn, ConnEvent, WriterMsg};
+use super::last_error::{describe, LastError};
 use super::malformed::{self, MalformedLog};
 use super::sockopt;
 use super::{Command, CommandResult, PeerHandle, PeerStatus};
@@ -30,7 +31,7 @@ struct Task {
     status: Arc<Mutex<PeerStatus>>,
     next_incoming: u64,
     /// The socket error of the last failed outgoing attempt, for `show protocols`.
-    socket_error: Option<String>,
+    socket_error: Option<LastError>,
     /// Writers of connections we closed, flushing (a NOTIFICATION, say),
     /// and their readers, draining until the peer closes too.
     closing: Vec<tokio::task::JoinHandle<()>>,
@@ -114,13 +115,6 @@ pub fn spawn(
     handle
 }
 
-fn describe(n: &Notification) -> String {
-    match n.shutdown_communication() {
-        Some(Ok(text)) if !text.is_empty() => format!("{} ({text:?})", n.description()),
-        _ => n.description(),
-    }
-}
-
 impl Task {
     /// Logs a problem with what the peer sent, unless one was logged in
     /// the last minute: a peer that keeps sending it cannot flood the log.
@@ -196,10 +190,7 @@ impl Task {
             Command::Disable(_) if !enabled => CommandResult::AlreadyDone,
             Command::Disable(msg) => {
                 info!(peer = %self.name, "disabled{}", msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default());
-                let n = Notification::shutdown(
-                    bgp_wire::notification::ADMINISTRATIVE_SHUTDOWN,
-                    msg.as_deref().unwrap_or(""),
-                );
+                let n = Notification::shutdown(CeaseSubcode::AdministrativeShutdown, msg.as_deref().unwrap_or(""));
                 self.set_status(|s| {
                     s.enabled = false;
                     s.disable_message = msg.clone();
@@ -210,22 +201,19 @@ impl Task {
             }
             Command::Restart => {
                 info!(peer = %self.name, "restarted by the operator");
-                let n = Notification::shutdown(bgp_wire::notification::ADMINISTRATIVE_RESET, "restart");
+                let n = Notification::shutdown(CeaseSubcode::AdministrativeReset, "restart");
                 self.feed(Event::Stop { notification: Some(n) });
                 self.set_status(|s| s.enabled = true);
                 self.feed(Event::Start);
                 CommandResult::Done
             }
             Command::Decommission => {
-                let n = Notification::shutdown(
-                    bgp_wire::notification::ADMINISTRATIVE_SHUTDOWN,
-                    "ternd shut down by the operator",
-                );
+                let n = Notification::shutdown(CeaseSubcode::AdministrativeShutdown, "ternd shut down by the operator");
                 self.feed(Event::Stop { notification: Some(n) });
                 CommandResult::Done
             }
             Command::Deconfigure { subcode } => {
-                let n = Notification::new(bgp_wire::notification::CEASE, subcode, bytes::Bytes::new());
+                let n = Notification::new(NotifyKind::Cease(subcode), bytes::Bytes::new());
                 info!(peer = %self.name, "{} by a reload", n.description());
                 self.feed(Event::Stop { notification: Some(n) });
                 CommandResult::Done
@@ -239,7 +227,8 @@ impl Task {
                 // RFC 4724: a Cease makes a graceful-restart peer flush our
                 // routes; close silently so it keeps them while we restart.
                 let gr = self.fsm.negotiated().is_some_and(|n| n.graceful_restart.is_some());
-                let n = (!gr).then(|| Notification::shutdown(2, "ternd shutting down"));
+                let n =
+                    (!gr).then(|| Notification::shutdown(CeaseSubcode::AdministrativeShutdown, "ternd shutting down"));
                 self.feed(Event::Stop { notification: n });
                 CommandResult::Done
             }
@@ -302,7 +291,7 @@ impl Task {
             }
             ConnEvent::ConnectFailed(e) => {
                 debug!(peer = %self.name, "connect failed: {e}");
-                self.socket_error = Some(format!("Socket: {e}"));
+                self.socket_error = Some(LastError::Socket(e.to_string()));
                 self.feed(Event::ConnectionFailed(id));
             }
             ConnEvent::Frame(frame, permit) => {
@@ -324,7 +313,7 @@ impl Task {
                         }
                         if let Message::Notification(n) = &m {
                             warn!(peer = %self.name, code = n.code, subcode = n.subcode, "received NOTIFICATION: {}", describe(n));
-                            self.socket_error = Some(format!("Received: {}", describe(n)));
+                            self.socket_error = Some(LastError::Received(n.clone()));
                         }
                         self.feed(Event::Received(id, m));
                     }
@@ -345,7 +334,7 @@ impl Task {
                 if self.conns.remove(&id).is_some() {
                     debug!(peer = %self.name, ?id, "connection closed: {}", why.as_deref().unwrap_or("by the peer"));
                     if self.fsm.established_conn() == Some(id) {
-                        self.socket_error = Some(format!("Socket: {}", why.as_deref().unwrap_or("Connection closed")));
+                        self.socket_error = Some(LastError::Socket(why.clone().unwrap_or_else(|| "Connection closed".into())));
                     }
                     self.feed(Event::ConnectionFailed(id));
                 }
@@ -384,7 +373,7 @@ impl Task {
             Action::Send(id, m) => {
                 if let Message::Notification(n) = &m {
                     warn!(peer = %self.name, code = n.code, subcode = n.subcode, "sending NOTIFICATION: {}", describe(n));
-                    self.socket_error = Some(format!("Error: {}", describe(n)));
+                    self.socket_error = Some(LastError::Sent(n.clone()));
                 }
                 let ctx = match &m {
                     Message::Update(_) | Message::RouteRefresh(_) => {
@@ -426,7 +415,7 @@ impl Task {
             }
             Action::StateChanged { from, to } => {
                 info!(peer = %self.name, "state {} -> {}", from.as_str(), to.as_str());
-                let err = self.last_error_text();
+                let err = self.last_error();
                 self.set_status(|s| {
                     let was_up = s.state == State::Established;
                     s.state = to;
@@ -481,7 +470,7 @@ impl Task {
                 });
             }
             Action::Down(e) => {
-                info!(peer = %self.name, "session down: {}", session_error_text(&e));
+                info!(peer = %self.name, "session down: {}", LastError::from(&e));
                 self.epoch += 1;
                 // RFC 4724 §4.2: a session of a graceful-restart peer lost
                 // without a NOTIFICATION: keep its routes while it restarts.
@@ -577,10 +566,8 @@ impl Task {
         }
     }
 
-    fn last_error_text(&self) -> Option<String> {
-        self.socket_error
-            .clone()
-            .or_else(|| self.fsm.last_error().map(session_error_text))
+    fn last_error(&self) -> Option<LastError> {
+        self.socket_error.clone().or_else(|| self.fsm.last_error().map(LastError::from))
     }
 
     fn connect(&mut self, id: ConnId) {
@@ -596,15 +583,5 @@ impl Task {
             };
             let _ = events.send((id, ev));
         });
-    }
-}
-
-/// How `show protocols` words a session error.
-pub fn session_error_text(e: &SessionError) -> String {
-    match e {
-        SessionError::NotificationSent(n) => format!("Error: {}", describe(n)),
-        SessionError::NotificationReceived(n) => format!("Received: {}", describe(n)),
-        SessionError::ConnectionClosed => "Socket: Connection closed".into(),
-        SessionError::Stopped => "Stopped".into(),
     }
 }
