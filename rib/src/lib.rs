@@ -59,4 +59,4 @@ pub use policy::{
     check_import, check_import_as, export, Advertise, ExportClass, Ineligible, Local, PrefixFilter, Target,
 };
 pub use table::{Delta, SlotId, Table};
-pub use updates::Change;
+pub use updates::{path_attributes, Change};

@@ -135,7 +135,7 @@ pub fn received(u: &Update) -> Received {
 }
 
 /// The attributes of an UPDATE carrying routes with `attrs` in `family`.
-fn path_attributes(attrs: &RouteAttrs, family: Family) -> PathAttributes {
+pub fn path_attributes(attrs: &RouteAttrs, family: Family) -> PathAttributes {
     let mut p = PathAttributes {
         origin: attrs.origin,
         as_path: Some(attrs.as_path.clone()),

@@ -8,14 +8,15 @@
 //! +----------------------------------------------------------------+
 //! ```
 //!
-//! [`SPECS`] is the single table that says, per known type, which flags it
-//! must carry and what RFC 7606 does when it is malformed; each decoder only
-//! says *whether* the value is malformed and why.
+//! [`table`] is the single table of the types this codec knows: per type,
+//! the flags it must carry, what RFC 7606 does when it is malformed, and how
+//! it is read, written and shown. This file walks the attribute list.
 
 mod as4;
 mod as_path;
 mod community;
 mod mp;
+mod table;
 mod values;
 
 use std::net::Ipv4Addr;
@@ -64,128 +65,10 @@ pub mod code {
 }
 
 use flags::{OPTIONAL as O, TRANSITIVE as T};
-
-/// What a known attribute type must look like and what a malformed one costs.
-struct Spec {
-    code: u8,
-    /// Expected Optional and Transitive bits.
-    flags: u8,
-    /// RFC 7606 §7 verdict for a malformed value.
-    action: Action,
-}
+use table::{spec, Kept, SPECS};
 
 const TAW: Action = Action::TreatAsWithdraw;
 const DISCARD: Action = Action::AttributeDiscard;
-
-/// RFC 7606 §7 per-attribute table. MP_REACH/MP_UNREACH reset the session
-/// (§7.11–7.12) and are handled before this table is consulted for values.
-const SPECS: &[Spec] = &[
-    Spec {
-        code: code::ORIGIN,
-        flags: T,
-        action: TAW,
-    },
-    Spec {
-        code: code::AS_PATH,
-        flags: T,
-        action: TAW,
-    },
-    Spec {
-        code: code::NEXT_HOP,
-        flags: T,
-        action: TAW,
-    },
-    Spec {
-        code: code::MULTI_EXIT_DISC,
-        flags: O,
-        action: TAW,
-    },
-    Spec {
-        code: code::LOCAL_PREF,
-        flags: T,
-        action: TAW,
-    },
-    Spec {
-        code: code::ATOMIC_AGGREGATE,
-        flags: T,
-        action: DISCARD,
-    },
-    Spec {
-        code: code::AGGREGATOR,
-        flags: O | T,
-        action: DISCARD,
-    },
-    Spec {
-        code: code::COMMUNITIES,
-        flags: O | T,
-        action: TAW,
-    },
-    Spec {
-        code: code::ORIGINATOR_ID,
-        flags: O,
-        action: TAW,
-    },
-    Spec {
-        code: code::CLUSTER_LIST,
-        flags: O,
-        action: TAW,
-    },
-    Spec {
-        code: code::MP_REACH_NLRI,
-        flags: O,
-        action: Action::SessionReset,
-    },
-    Spec {
-        code: code::MP_UNREACH_NLRI,
-        flags: O,
-        action: Action::SessionReset,
-    },
-    Spec {
-        code: code::EXTENDED_COMMUNITIES,
-        flags: O | T,
-        action: TAW,
-    },
-    Spec {
-        code: code::AS4_PATH,
-        flags: O | T,
-        action: DISCARD,
-    },
-    Spec {
-        code: code::AS4_AGGREGATOR,
-        flags: O | T,
-        action: DISCARD,
-    },
-    // RFC 5701 §2 (RFC 7606 §7.15): 20-octet IPv6 address-specific
-    // extended communities; checked, then passed on as received.
-    Spec {
-        code: code::IPV6_EXT_COMMUNITIES,
-        flags: O | T,
-        action: TAW,
-    },
-    // RFC 7311 §3.2: AIGP is only taken on sessions that enable it, which
-    // none of ours does: a well-formed one is dropped, a malformed one too.
-    Spec {
-        code: code::AIGP,
-        flags: O,
-        action: DISCARD,
-    },
-    Spec {
-        code: code::LARGE_COMMUNITY,
-        flags: O | T,
-        action: TAW,
-    },
-    // RFC 9234 §5: ONLY_TO_CUSTOMER, 4 octets, else treat-as-withdraw;
-    // without BGP roles configured it is passed on as received.
-    Spec {
-        code: code::ONLY_TO_CUSTOMER,
-        flags: O | T,
-        action: TAW,
-    },
-];
-
-fn spec(code: u8) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.code == code)
-}
 
 /// An attribute this codec does not interpret, kept with its flags and
 /// bytes so that it can be passed on unchanged (RFC 4271 §5).
@@ -396,12 +279,13 @@ impl PathAttributes {
                 errors.push(err(AttrErrorKind::BadFlags, spec.action));
                 continue;
             }
-            match values::decode_value(&mut attrs, code, value, ctx) {
+            let Some(decode) = spec.decode else { continue };
+            match decode(&mut attrs, value, ctx) {
                 // RFC 9774 §3: an AS_SET withdraws, from AS4_PATH too.
                 Err(AttrErrorKind::AsSet) => errors.push(err(AttrErrorKind::AsSet, TAW)),
                 Err(kind) => errors.push(err(kind, spec.action)),
-                Ok(values::Kept::Typed) => {}
-                Ok(values::Kept::Raw) => attrs.unknown.push(RawAttribute {
+                Ok(Kept::Typed) => {}
+                Ok(Kept::Raw) => attrs.unknown.push(RawAttribute {
                     flags: fl & (O | T | flags::PARTIAL),
                     type_code: code,
                     value: parent.slice_ref(value),
@@ -429,7 +313,6 @@ impl PathAttributes {
     /// Appends every attribute but MP_REACH_NLRI and MP_UNREACH_NLRI, by
     /// type code.
     pub(crate) fn encode_rest(&self, buf: &mut BytesMut, ctx: &SessionCtx) -> Result<(), crate::EncodeError> {
-        let width = if ctx.four_octet_as { 4 } else { 2 };
         let mut unknown = self.unknown.iter().peekable();
         for s in SPECS {
             while let Some(u) = unknown.next_if(|u| u.type_code < s.code) {
@@ -438,7 +321,7 @@ impl PathAttributes {
                     Ok(())
                 })?;
             }
-            values::encode_value(self, s.code, s.flags, buf, width)?;
+            s.write(self, buf, ctx)?;
         }
         for u in unknown {
             try_put_attr(buf, u.flags, u.type_code, |b| {
@@ -453,16 +336,6 @@ impl PathAttributes {
     pub fn is_empty(&self) -> bool {
         *self == PathAttributes::default()
     }
-}
-
-/// Writes one attribute whose value cannot fail to encode.
-pub(crate) fn put_attr(buf: &mut BytesMut, fl: u8, code: u8, value: impl FnOnce(&mut BytesMut)) {
-    // The only failure is a value over 65535 bytes, which no caller of this
-    // function can produce: they write at most a few hundred bytes.
-    let _ = try_put_attr(buf, fl, code, |b| {
-        value(b);
-        Ok(())
-    });
 }
 
 /// Writes one attribute: the value is encoded first and the Extended

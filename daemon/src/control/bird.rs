@@ -183,14 +183,6 @@ fn origin_letter(o: Option<Origin>) -> char {
     }
 }
 
-fn origin_word(o: Option<Origin>) -> &'static str {
-    match o {
-        Some(Origin::Igp) => "IGP",
-        Some(Origin::Egp) => "EGP",
-        _ => "Incomplete",
-    }
-}
-
 /// `configure`, as BIRD 1.6 answers it: `0002-Reading configuration
 /// from FILE`, then `0003 Reconfigured`, `0020 Configuration OK`, or the
 /// errors under 8002 and nothing changed.
@@ -306,67 +298,12 @@ fn route(r: &mut Reply, v: &RouteView, dest: &str, all: bool) {
         return;
     }
     r.line(1008, "\tType: BGP unicast univ");
-    r.line(1012, format!("\tBGP.origin: {}", origin_word(a.origin)));
-    r.line(1012, format!("\tBGP.as_path: {}", a.as_path));
-    if let Some(nh) = a.next_hop {
-        r.line(1012, format!("\tBGP.next_hop: {nh}"));
-    }
-    if let Some(m) = a.med {
-        r.line(1012, format!("\tBGP.med: {m}"));
-    }
-    r.line(1012, format!("\tBGP.local_pref: {}", a.local_pref_or_default()));
-    // The rest in type-code order, as BIRD lists them.
-    if a.atomic_aggregate {
-        r.line(1012, "\tBGP.atomic_aggr: ");
-    }
-    if let Some(g) = a.aggregator {
-        r.line(1012, format!("\tBGP.aggregator: {} AS{}", g.address, g.asn));
-    }
-    if !a.communities.is_empty() {
-        let cs: Vec<String> = a
-            .communities
-            .iter()
-            .map(|c| format!("({},{})", c.0 >> 16, c.0 & 0xffff))
-            .collect();
-        r.line(1012, format!("\tBGP.community: {}", cs.join(" ")));
-    }
-    if let Some(o) = a.originator_id {
-        r.line(1012, format!("\tBGP.originator_id: {o}"));
-    }
-    if !a.cluster_list.is_empty() {
-        let cl: Vec<String> = a.cluster_list.iter().map(|c| c.0.to_string()).collect();
-        r.line(1012, format!("\tBGP.cluster_list: {}", cl.join(" ")));
-    }
-    if !a.ext_communities.is_empty() {
-        let es: Vec<String> = a.ext_communities.iter().map(ext_community).collect();
-        r.line(1012, format!("\tBGP.ext_community: {}", es.join(" ")));
-    }
-    if !a.large_communities.is_empty() {
-        let ls: Vec<String> = a
-            .large_communities
-            .iter()
-            .map(|l| format!("({}, {}, {})", l.global, l.local1, l.local2))
-            .collect();
-        r.line(1012, format!("\tBGP.large_community: {}", ls.join(" ")));
-    }
-    for u in &a.unknown {
-        let hex: String = u.value.iter().map(|b| format!("{b:02x}")).collect();
-        r.line(1012, format!("\tBGP.attr_{}: {hex}", u.type_code));
-    }
-}
-
-/// An extended community as BIRD 1.6 writes it: `(rt, ASN, value)` for
-/// two-octet-AS route targets and origins, `(generic, 0x…, 0x…)` otherwise.
-fn ext_community(e: &bgp_wire::attributes::ExtCommunity) -> String {
-    let b = e.0;
-    let (hi, lo) = (
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-    );
-    match (b[0], b[1]) {
-        (0x00, 0x02) => format!("(rt, {}, {lo})", u16::from_be_bytes([b[2], b[3]])),
-        (0x00, 0x03) => format!("(ro, {}, {lo})", u16::from_be_bytes([b[2], b[3]])),
-        _ => format!("(generic, 0x{hi:x}, 0x{lo:x})"),
+    // The attributes as the codec's table words them; LOCAL_PREF is shown
+    // as the decision process reads it (100 when the route has none).
+    let mut wire = rib::path_attributes(a, v.prefix.family());
+    wire.local_pref = Some(a.local_pref_or_default());
+    for (name, text) in wire.bird_lines() {
+        r.line(1012, format!("\tBGP.{name}: {text}"));
     }
 }
 

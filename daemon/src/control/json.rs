@@ -80,47 +80,15 @@ fn route(v: &RouteView) -> Value {
     if v.local {
         return o;
     }
-    m.insert(
-        "origin".into(),
-        json!(match a.origin {
-            Some(bgp_wire::attributes::Origin::Igp) => "igp",
-            Some(bgp_wire::attributes::Origin::Egp) => "egp",
-            _ => "incomplete",
-        }),
-    );
-    // The path as segments (`ternc decode`'s shape): a flat list would
-    // lose AS_SETs and confederation segments.
-    m.insert("as_path".into(), json!(a.as_path));
-    m.insert("local_pref".into(), json!(a.local_pref_or_default()));
-    if let Some(med) = a.med {
-        m.insert("med".into(), json!(med));
-    }
-    if a.atomic_aggregate {
-        m.insert("atomic_aggregate".into(), json!(true));
-    }
-    if let Some(g) = a.aggregator {
-        m.insert("aggregator".into(), json!(g));
-    }
-    if !a.communities.is_empty() {
-        m.insert("communities".into(), json!(a.communities));
-    }
-    if let Some(id) = a.originator_id {
-        m.insert("originator_id".into(), json!(id.to_string()));
-    }
-    if !a.cluster_list.is_empty() {
-        m.insert(
-            "cluster_list".into(),
-            json!(a.cluster_list.iter().map(|c| c.0.to_string()).collect::<Vec<_>>()),
-        );
-    }
-    if !a.ext_communities.is_empty() {
-        m.insert("ext_communities".into(), json!(a.ext_communities));
-    }
-    if !a.large_communities.is_empty() {
-        m.insert("large_communities".into(), json!(a.large_communities));
-    }
-    if !a.unknown.is_empty() {
-        m.insert("unknown".into(), json!(a.unknown));
+    // The attributes as the codec serializes them (`ternc decode`'s shape:
+    // as_path as segments, communities as strings), LOCAL_PREF as the
+    // decision process reads it; the next hop is already above.
+    let mut wire = rib::path_attributes(a, v.prefix.family());
+    wire.local_pref = Some(a.local_pref_or_default());
+    wire.next_hop = None;
+    wire.mp_reach = None;
+    if let Ok(Value::Object(fields)) = serde_json::to_value(&wire) {
+        m.extend(fields);
     }
     o
 }

@@ -358,7 +358,11 @@ fn details(s: &PeerStatus, counts: PeerCounts) -> Details {
         neighbor_as: s.peer_as.0,
         session,
         connect_delay: (waiting && s.connect_deadline.is_some() && !s.passive).then(|| secs_left(s.connect_deadline)),
-        last_error: if waiting { s.last_error.as_ref().map(|e| e.to_string()) } else { None },
+        last_error: if waiting {
+            s.last_error.as_ref().map(|e| e.to_string())
+        } else {
+            None
+        },
     }
 }
 

@@ -334,7 +334,9 @@ impl Task {
                 if self.conns.remove(&id).is_some() {
                     debug!(peer = %self.name, ?id, "connection closed: {}", why.as_deref().unwrap_or("by the peer"));
                     if self.fsm.established_conn() == Some(id) {
-                        self.socket_error = Some(LastError::Socket(why.clone().unwrap_or_else(|| "Connection closed".into())));
+                        self.socket_error = Some(LastError::Socket(
+                            why.clone().unwrap_or_else(|| "Connection closed".into()),
+                        ));
                     }
                     self.feed(Event::ConnectionFailed(id));
                 }
@@ -567,7 +569,9 @@ impl Task {
     }
 
     fn last_error(&self) -> Option<LastError> {
-        self.socket_error.clone().or_else(|| self.fsm.last_error().map(LastError::from))
+        self.socket_error
+            .clone()
+            .or_else(|| self.fsm.last_error().map(LastError::from))
     }
 
     fn connect(&mut self, id: ConnId) {
