@@ -411,4 +411,15 @@ fn the_session_does_what_the_decoder_says() {
 
     let o = seen.lock().unwrap();
     assert!(o.violations.is_empty(), "{:#?}", o.violations);
+
+    // Malformed input is logged once per peer per minute, excerpts bounded:
+    // over a dozen malformed UPDATEs and two malformed messages from src in
+    // well under a minute, one line.
+    let log = t.proc.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("src") && (l.contains("RFC 7606") || l.contains("malformed message")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].len() < 1200, "{}", lines[0]);
 }
