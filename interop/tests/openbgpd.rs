@@ -185,26 +185,42 @@ fn four_octet_asns_cross_two_octet_sessions_whole() {
         return;
     }
     // ternd A in AS 4200000001 and ternd B in AS 64512, each on a 2-octet
-    // session with OpenBGPD (AS 65010, `announce as-4byte no`). A must send
-    // AS4_PATH beside AS_TRANS (without it OpenBGPD answered 3/11); B must
-    // read 65010 4200000001 from AS_PATH and AS4_PATH, not 65010 23456.
-    let lan = Lan::new(64, 3);
-    let (a, o, b) = (lan.v4(0), lan.v4(1), lan.v4(2));
-    let tern = |i: usize, asn: u32, prefix: &str, dir: &TempDir| {
+    // session with OpenBGPD (AS 65010, `announce as-4byte no`); ternd C in
+    // AS 4200000002 behind A on a 4-octet session. A must send AS4_PATH
+    // beside AS_TRANS (without it OpenBGPD answered 3/11, and C's AS is
+    // lost on the way); B must read 65010 4200000001 from AS_PATH and
+    // AS4_PATH, not 65010 23456.
+    let lan = Lan::new(64, 4);
+    let (a, o, b, c) = (lan.v4(0), lan.v4(1), lan.v4(2), lan.v4(3));
+    let tern = |i: usize, asn: u32, prefix: &str, peers: &str, dir: &TempDir| {
         Ternd::start_in(
             dir,
             &format!(
                 "router_id = \"{me}\"\nasn = {asn}\nlisten = [\"{me}:179\"]\nctl_socket = \"{{CTL}}\"\n\
-                 [[static]]\nprefix = \"{prefix}\"\nblackhole = true\nexport = true\n\
-                 [[peer]]\nname = \"obgpd\"\naddress = \"{o}\"\nasn = 65010\nlocal_address = \"{me}\"\nconnect_retry = 1\n",
+                 [[static]]\nprefix = \"{prefix}\"\nblackhole = true\nexport = true\n{peers}",
                 me = lan.v4(i)
             ),
             Some(&lan.nodes[i]),
         )
     };
-    let (da, db, dob) = (TempDir::new("as4-a"), TempDir::new("as4-b"), TempDir::new("as4-obgpd"));
-    let ta = tern(0, 4_200_000_001, "10.20.0.0/24", &da);
-    let tb = tern(2, 64512, "10.30.0.0/24", &db);
+    let peer = |name: &str, addr: &str, asn: u32| {
+        format!("[[peer]]\nname = \"{name}\"\naddress = \"{addr}\"\nasn = {asn}\nconnect_retry = 1\n")
+    };
+    let (da, db, dc, dob) = (
+        TempDir::new("as4-a"),
+        TempDir::new("as4-b"),
+        TempDir::new("as4-c"),
+        TempDir::new("as4-obgpd"),
+    );
+    let ta = tern(
+        0,
+        4_200_000_001,
+        "10.20.0.0/24",
+        &(peer("obgpd", &o, 65010) + &peer("c", &c, 4_200_000_002)),
+        &da,
+    );
+    let tb = tern(2, 64512, "10.30.0.0/24", &peer("obgpd", &o, 65010), &db);
+    let _tc = tern(3, 4_200_000_002, "10.40.0.0/24", &peer("a", &a, 4_200_000_001), &dc);
     let bgpd = OpenBgpd::start_in(
         &dob,
         &format!(
@@ -227,6 +243,17 @@ fn four_octet_asns_cross_two_octet_sessions_whole() {
     assert!(rib.contains("4200000001 i"), "OpenBGPD reads A's real AS: {rib}");
     let at_b = tb.birdc("show route all for 10.20.0.1");
     assert!(at_b.contains("BGP.as_path: 65010 4200000001"), "{at_b}");
+    // C's route: only AS4_PATH can tell OpenBGPD and B that C is 4200000002.
+    wait_for(Duration::from_secs(20), "C's route at B", || {
+        tb.birdc("show route").contains("10.40.0.0/24").then_some(())
+    });
+    let rib = bgpd.bgpctl(&["show", "rib", "10.40.0.0/24"]);
+    assert!(
+        rib.contains("4200000001 4200000002 i"),
+        "OpenBGPD reads C's real AS: {rib}"
+    );
+    let at_b = tb.birdc("show route all for 10.40.0.1");
+    assert!(at_b.contains("BGP.as_path: 65010 4200000001 4200000002"), "{at_b}");
     // The other way, nothing to translate, and A sees B's route.
     wait_for(Duration::from_secs(20), "B's route at A", || {
         ta.birdc("show route all")
