@@ -36,6 +36,10 @@ pub const STATIC_PROTOCOL: &str = "static1";
 /// first kernel protocol).
 pub const KERNEL_PROTOCOL: &str = "kernel1";
 
+/// A peer task's command channel.
+pub type PeerControl =
+    tokio::sync::mpsc::UnboundedSender<(crate::peer::Command, oneshot::Sender<crate::peer::CommandResult>)>;
+
 /// What the rest of the daemon tells the engine's task.
 pub enum RdeMsg {
     /// A session is up: send it the table, then End-of-RIB, through `out`.
@@ -44,6 +48,9 @@ pub enum RdeMsg {
         epoch: u64,
         session: Box<rib::Session>,
         out: WriterTx,
+        /// The peer task's commands, for what the engine decides about
+        /// the session (its prefix limit).
+        control: PeerControl,
     },
     /// The session went down: its routes go, or with `graceful` stay
     /// (stale) while the peer restarts.
@@ -243,6 +250,7 @@ pub fn spawn(
         engine,
         names,
         outs: HashMap::new(),
+        controls: HashMap::new(),
         in_flight,
         trim: false,
         encode_failures: 0,
@@ -301,6 +309,8 @@ struct Shell {
     names: HashMap<PeerId, String>,
     /// Each session's writer, with the session's epoch.
     outs: HashMap<PeerId, (u64, WriterTx)>,
+    /// Each session's peer task, for what the engine decides about it.
+    controls: HashMap<PeerId, PeerControl>,
     in_flight: Arc<Semaphore>,
     /// A session went: free memory is given back once output is idle.
     trim: bool,
@@ -378,6 +388,12 @@ impl Shell {
                 }
                 self.engine.update(peer, &update, now);
                 drop(permit);
+                for ev in self.engine.take_limit_events() {
+                    if let Some(c) = self.controls.get(&ev.peer) {
+                        let (tx, _) = oneshot::channel();
+                        let _ = c.send((crate::peer::Command::PrefixLimit(ev), tx));
+                    }
+                }
             }
             RdeMsg::KernelDone => {
                 if let Some(f) = &mut self.fib {
@@ -437,8 +453,10 @@ impl Shell {
                 epoch,
                 session,
                 out,
+                control,
             } => {
                 self.outs.insert(peer, (epoch, out));
+                self.controls.insert(peer, control);
                 let mut session = *session;
                 // The session's interface, for filters on a route's
                 // interface: the link of a link-local peer, or the one
@@ -459,6 +477,7 @@ impl Shell {
             }
             RdeMsg::Down { peer, graceful } => {
                 self.outs.remove(&peer);
+                self.controls.remove(&peer);
                 match graceful {
                     Some(g) => {
                         self.engine.peer_lost(peer, &g.families, now);

@@ -52,7 +52,9 @@ impl std::fmt::Display for PeerId {
 
 pub use attrs::{Interner, RouteAttrs};
 pub use decision::{compare, IgpCost, Protocol, Reason, Route, Source};
-pub use engine::{BestChange, Engine, LocalRoute, MemoryCounts, PeerCounts, PeerPolicy, Session, SubscriberId};
+pub use engine::{
+    BestChange, Engine, LimitEvent, LocalRoute, MemoryCounts, PeerCounts, PeerPolicy, Session, SubscriberId,
+};
 pub use filter::{RouteFilter, Verdict};
 pub use out::Transmit;
 pub use policy::{

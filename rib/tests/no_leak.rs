@@ -63,6 +63,7 @@ fn session(n: u32, add_path: bool) -> Session {
         import: None,
         export: None,
         enhanced_refresh: false,
+        max_prefixes: None,
     }
 }
 

@@ -122,6 +122,7 @@ pub(super) fn peer(
         allow_local_as: 0,
         local_address6: None,
         local_address4: None,
+        max_prefixes: None,
         import: None,
         export: None,
     };

@@ -60,6 +60,8 @@ const SESSION_FIELDS: &[&str] = &[
     "ttl_security",
     "graceful_restart",
     "add_path",
+    // The limit is the session's: a new one applies from a new session.
+    "max_prefixes",
     // The peer's routes are needed again, unfiltered: a new session.
     "import",
 ];
@@ -91,6 +93,7 @@ fn peer_fields(a: &PeerSettings, b: &PeerSettings) -> Vec<&'static str> {
     check("allow_local_as", a.allow_local_as != b.allow_local_as);
     check("local_address6", a.local_address6 != b.local_address6);
     check("local_address4", a.local_address4 != b.local_address4);
+    check("max_prefixes", a.max_prefixes != b.max_prefixes);
     check("import", a.import != b.import);
     check("export", a.export != b.export);
     f

@@ -11,5 +11,5 @@ pub mod model;
 pub mod render;
 pub mod toml;
 
-pub use model::{Config, KernelSettings, PeerIds, PeerSettings, StaticRoute};
+pub use model::{Config, KernelSettings, LimitAction, PeerIds, PeerSettings, PrefixLimit, StaticRoute};
 pub use toml::{load, parse, ConfigError};

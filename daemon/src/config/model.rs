@@ -114,6 +114,27 @@ pub struct PeerSettings {
     /// BGPFilter); `None` without rules.
     pub import: Option<std::sync::Arc<rib::RouteFilter>>,
     pub export: Option<std::sync::Arc<rib::RouteFilter>>,
+    /// The most routes the peer may have us hold.
+    pub max_prefixes: Option<PrefixLimit>,
+}
+
+/// A peer's prefix limit (`max_prefixes`, RFC 4486 §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixLimit {
+    pub max: usize,
+    pub action: LimitAction,
+    /// With [`LimitAction::Cease`]: start the session again after this
+    /// long; `None` leaves it down until the operator enables it.
+    pub restart: Option<Duration>,
+}
+
+/// What crossing the limit does (`max_prefixes_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitAction {
+    /// Log it, once per session; keep the routes.
+    Warn,
+    /// Cease / Maximum Number of Prefixes Reached, and the session ends.
+    Cease,
 }
 
 impl Config {

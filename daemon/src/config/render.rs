@@ -153,6 +153,17 @@ pub fn to_toml(c: &Config) -> String {
         if let Some(a) = p.local_address4 {
             let _ = writeln!(o, "local_address4 = {}", q(&a.to_string()));
         }
+        if let Some(l) = &p.max_prefixes {
+            let _ = writeln!(o, "max_prefixes = {}", l.max);
+            let action = match l.action {
+                super::model::LimitAction::Warn => "warn",
+                super::model::LimitAction::Cease => "cease",
+            };
+            let _ = writeln!(o, "max_prefixes_action = {}", q(action));
+            if let Some(r) = l.restart {
+                let _ = writeln!(o, "max_prefixes_restart = {}", r.as_secs());
+            }
+        }
         if let Some(f) = &p.import {
             super::filter::render(&mut o, "import", f);
         }

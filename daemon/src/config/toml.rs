@@ -98,6 +98,9 @@ struct RawPeer {
     local_address6: Option<Spanned<String>>,
     local_address4: Option<Spanned<String>>,
     allow_local_as: Option<u8>,
+    max_prefixes: Option<Spanned<u64>>,
+    max_prefixes_action: Option<Spanned<String>>,
+    max_prefixes_restart: Option<Spanned<u64>>,
     #[serde(default)]
     import: Vec<Spanned<super::filter::RawRule>>,
     #[serde(default)]
@@ -160,6 +163,56 @@ pub fn community(s: &str) -> Option<Result<bgp_wire::attributes::Community, bgp_
         })),
         _ => None,
     }
+}
+
+/// A peer's prefix limit from `max_prefixes`, `max_prefixes_action`
+/// ("warn" or "cease", the default) and `max_prefixes_restart` (seconds).
+fn prefix_limit(p: &RawPeer, errs: &mut Errors) -> Option<super::model::PrefixLimit> {
+    use super::model::{LimitAction, PrefixLimit};
+    let Some(max) = &p.max_prefixes else {
+        if let Some(a) = &p.max_prefixes_action {
+            errs.at(a, "peer.max_prefixes_action: without max_prefixes".into());
+        }
+        if let Some(r) = &p.max_prefixes_restart {
+            errs.at(r, "peer.max_prefixes_restart: without max_prefixes".into());
+        }
+        return None;
+    };
+    if *max.get_ref() == 0 {
+        errs.at(max, "peer.max_prefixes: at least 1".into());
+        return None;
+    }
+    let action = match p.max_prefixes_action.as_ref().map(|a| (a, a.get_ref().as_str())) {
+        None | Some((_, "cease")) => LimitAction::Cease,
+        Some((_, "warn")) => LimitAction::Warn,
+        Some((a, other)) => {
+            errs.at(
+                a,
+                format!("peer.max_prefixes_action: {other:?} is neither \"warn\" nor \"cease\""),
+            );
+            LimitAction::Cease
+        }
+    };
+    let restart = match &p.max_prefixes_restart {
+        Some(r) if action == LimitAction::Warn => {
+            errs.at(
+                r,
+                "peer.max_prefixes_restart: only with max_prefixes_action = \"cease\"".into(),
+            );
+            None
+        }
+        Some(r) if *r.get_ref() == 0 => {
+            errs.at(r, "peer.max_prefixes_restart: at least 1 second".into());
+            None
+        }
+        Some(r) => Some(Duration::from_secs(*r.get_ref())),
+        None => None,
+    };
+    Some(PrefixLimit {
+        max: usize::try_from(*max.get_ref()).unwrap_or(usize::MAX),
+        action,
+        restart,
+    })
 }
 
 /// An address of one family (`v6` or IPv4), or an error at its line.
@@ -394,6 +447,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             Some(a) => Some(Asn(*a.get_ref())),
             None => None,
         };
+        let max_prefixes = prefix_limit(&p, &mut errs);
         let import = super::filter::rules(p.import, "peer.import", &mut errs);
         let export = super::filter::rules(p.export, "peer.export", &mut errs);
         peers.push(PeerSettings {
@@ -432,6 +486,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             allow_local_as: p.allow_local_as.unwrap_or(0),
             local_address6: of_family(&mut errs, "peer.local_address6", p.local_address6.as_ref(), true),
             local_address4: of_family(&mut errs, "peer.local_address4", p.local_address4.as_ref(), false),
+            max_prefixes,
         });
     }
     let cluster_id = raw
@@ -672,6 +727,48 @@ port = 1179
         assert_eq!(e[0].line, Some(1));
         let twice = format!("{GOOD}\n[[peer]]\nname = \"Mesh_127_0_0_2\"\naddress = \"127.0.0.3\"\n");
         assert!(parse("t.toml", &twice).unwrap_err()[0].message.contains("twice"));
+    }
+
+    #[test]
+    fn prefix_limits() {
+        use crate::config::model::{LimitAction, PrefixLimit};
+        let c = parse(
+            "t.toml",
+            &format!("{GOOD}max_prefixes = 1000\nmax_prefixes_restart = 30\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.peers[0].max_prefixes,
+            Some(PrefixLimit {
+                max: 1000,
+                action: LimitAction::Cease,
+                restart: Some(Duration::from_secs(30))
+            })
+        );
+        let c = parse(
+            "t.toml",
+            &format!("{GOOD}max_prefixes = 5\nmax_prefixes_action = \"warn\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.peers[0].max_prefixes.as_ref().unwrap().action, LimitAction::Warn);
+        // It renders back to itself.
+        let again = parse("t.toml", &crate::config::render::to_toml(&c)).unwrap();
+        assert_eq!(again.peers[0].max_prefixes, c.peers[0].max_prefixes);
+        for (extra, said) in [
+            ("max_prefixes = 0\n", "peer.max_prefixes: at least 1"),
+            (
+                "max_prefixes = 5\nmax_prefixes_action = \"drop\"\n",
+                "neither \"warn\" nor \"cease\"",
+            ),
+            (
+                "max_prefixes = 5\nmax_prefixes_action = \"warn\"\nmax_prefixes_restart = 9\n",
+                "only with",
+            ),
+            ("max_prefixes_restart = 9\n", "without max_prefixes"),
+        ] {
+            let e = parse("t.toml", &format!("{GOOD}{extra}")).unwrap_err();
+            assert!(e[0].message.contains(said) && e[0].line.is_some(), "{extra}: {e:?}");
+        }
     }
 
     #[test]

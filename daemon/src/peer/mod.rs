@@ -94,6 +94,8 @@ pub enum Command {
     /// A reload changed settings the session does not depend on; they
     /// apply from now on.
     Update(Box<crate::config::PeerSettings>),
+    /// The engine holds more of the peer's routes than `max_prefixes`.
+    PrefixLimit(rib::LimitEvent),
 }
 
 /// What a command did, in BIRD's words.

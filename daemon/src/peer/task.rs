@@ -48,6 +48,10 @@ struct Task {
     peer_gr: Option<bgp_wire::capability::GracefulRestart>,
     /// Malformed input is logged at most once a minute.
     malformed: MalformedLog,
+    /// This task's own command channel, for the engine to reach it.
+    control: mpsc::UnboundedSender<(Command, oneshot::Sender<CommandResult>)>,
+    /// When a session ended by its prefix limit starts again.
+    limit_restart: Option<Instant>,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -89,7 +93,7 @@ pub fn spawn(
         address: settings.address,
         scope: settings.interface.as_deref().and_then(super::sockopt::if_index),
         status: status.clone(),
-        commands: cmd_tx,
+        commands: cmd_tx.clone(),
         accept: acc_tx,
     };
     let task = Task {
@@ -110,6 +114,8 @@ pub fn spawn(
         in_flight,
         permit: None,
         malformed: MalformedLog::default(),
+        control: cmd_tx,
+        limit_restart: None,
     };
     tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
     handle
@@ -132,7 +138,7 @@ impl Task {
     ) {
         self.feed(Event::Start);
         loop {
-            let next = self.timers.values().min().copied();
+            let next = self.timers.values().copied().chain(self.limit_restart).min();
             let sleep = async {
                 match next {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -218,6 +224,10 @@ impl Task {
                 self.feed(Event::Stop { notification: Some(n) });
                 CommandResult::Done
             }
+            Command::PrefixLimit(ev) => {
+                self.prefix_limit(ev);
+                CommandResult::Done
+            }
             Command::Update(settings) => {
                 self.set_status(|s| s.description = settings.description.clone());
                 self.settings = *settings;
@@ -233,6 +243,42 @@ impl Task {
                 CommandResult::Done
             }
         }
+    }
+
+    /// The peer crossed `max_prefixes`: a warning, or (RFC 4486 §4) Cease
+    /// / Maximum Number of Prefixes Reached with the family and the limit,
+    /// the peer down until the operator enables it or the restart time.
+    fn prefix_limit(&mut self, ev: rib::LimitEvent) {
+        let Some(limit) = self.settings.max_prefixes.clone() else {
+            return;
+        };
+        if limit.action == crate::config::LimitAction::Warn {
+            warn!(
+                peer = %self.name,
+                "{} routes held, over max_prefixes = {}: kept (max_prefixes_action = \"warn\")",
+                ev.count, ev.limit
+            );
+            return;
+        }
+        let mut data = Vec::with_capacity(7);
+        data.extend(ev.family.afi.0.to_be_bytes());
+        data.push(ev.family.safi.0);
+        data.extend(u32::try_from(ev.limit).unwrap_or(u32::MAX).to_be_bytes());
+        let n = Notification::new(NotifyKind::Cease(CeaseSubcode::MaximumPrefixesReached), data);
+        warn!(
+            peer = %self.name,
+            "{} routes held, over max_prefixes = {}: ending the session{}",
+            ev.count,
+            ev.limit,
+            limit.restart.map(|r| format!(", again in {} s", r.as_secs())).unwrap_or_default()
+        );
+        self.set_status(|s| {
+            s.enabled = false;
+            s.disable_message = Some(format!("over max_prefixes = {}", ev.limit));
+            s.since = SystemTime::now();
+        });
+        self.feed(Event::Stop { notification: Some(n) });
+        self.limit_restart = limit.restart.map(|r| Instant::now() + r);
     }
 
     fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
@@ -253,6 +299,11 @@ impl Task {
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
+        if self.limit_restart.is_some_and(|t| t <= now) {
+            self.limit_restart = None;
+            info!(peer = %self.name, "starting again after its prefix limit (max_prefixes_restart)");
+            self.command(Command::Enable);
+        }
         let due: Vec<Timer> = self
             .timers
             .iter()
@@ -464,6 +515,7 @@ impl Task {
                         epoch: self.epoch,
                         session: Box::new(session),
                         out,
+                        control: self.control.clone(),
                     });
                 }
                 self.set_status(|s| {
@@ -565,6 +617,7 @@ impl Task {
             import: s.import.clone(),
             export: s.export.clone(),
             enhanced_refresh: n.enhanced_route_refresh,
+            max_prefixes: s.max_prefixes.as_ref().map(|l| l.max),
         }
     }
 

@@ -88,6 +88,20 @@ pub struct Session {
     pub export: Option<Arc<RouteFilter>>,
     /// Enhanced route refresh (RFC 7313) was negotiated.
     pub enhanced_refresh: bool,
+    /// The most routes the peer may have us hold (RFC 4486 §4); crossing
+    /// it is reported once per session by [`Engine::take_limit_events`].
+    pub max_prefixes: Option<usize>,
+}
+
+/// A session that crossed its prefix limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitEvent {
+    pub peer: PeerId,
+    /// The family of the UPDATE that crossed it.
+    pub family: Family,
+    /// Routes held from the peer then.
+    pub count: usize,
+    pub limit: usize,
 }
 
 /// A peer's rules that a reload can change without a new session.
@@ -235,6 +249,8 @@ pub struct Engine {
     /// Enhanced route refreshes a peer is sending us (between its BoRR and
     /// EoRR, RFC 7313 §4): what it has announced again so far.
     refreshing: HashMap<(PeerId, Family), HashSet<(Prefix, u32)>>,
+    /// Prefix limits crossed, not yet taken by the caller.
+    limit_events: Vec<LimitEvent>,
     /// The Unix time of `clock.0`, for route ages.
     clock: (Instant, u32),
 }
@@ -250,6 +266,9 @@ struct Peer {
     import: Option<Arc<RouteFilter>>,
     /// Imported and preferred routes (exported ones are `out`'s).
     counts: PeerCounts,
+    max_prefixes: Option<usize>,
+    /// The limit was crossed in this session (and reported).
+    over_limit: bool,
 }
 
 impl Engine {
@@ -290,6 +309,7 @@ impl Engine {
             local_counts: PeerCounts::default(),
             stale: BTreeMap::new(),
             refreshing: HashMap::new(),
+            limit_events: Vec::new(),
             clock: (now, unix_now),
         }
     }
@@ -348,6 +368,8 @@ impl Engine {
                 local_as: s.local_as,
                 import: s.import.clone().filter(|f| !f.is_empty()),
                 counts,
+                max_prefixes: s.max_prefixes,
+                over_limit: false,
             },
         );
         self.drain(peer);
@@ -486,9 +508,29 @@ impl Engine {
                 self.record(&d, now);
             }
         }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if let (Some(limit), false, Some((family, _))) = (p.max_prefixes, p.over_limit, r.announced.first()) {
+                if p.counts.imported > limit {
+                    p.over_limit = true;
+                    self.limit_events.push(LimitEvent {
+                        peer,
+                        family: *family,
+                        count: p.counts.imported,
+                        limit,
+                    });
+                }
+            }
+        }
         if self.interner.sweep_due() {
             self.sweep();
         }
+    }
+
+    /// Sessions that crossed their prefix limit since the last call, each
+    /// once per session: what to do about it is the caller's (warn, or end
+    /// the session with Cease / Maximum Number of Prefixes Reached).
+    pub fn take_limit_events(&mut self) -> Vec<LimitEvent> {
+        std::mem::take(&mut self.limit_events)
     }
 
     /// A ROUTE-REFRESH (RFC 2918): the peer is sent the family again,

@@ -54,6 +54,8 @@ pub struct Net {
     /// Sessions brought up next run over IPv6 (fd00::n, ours fd00::100),
     /// with this IPv4 next hop for IPv4 routes.
     pub transport6: Option<Option<IpAddr>>,
+    /// The prefix limit of sessions brought up next.
+    pub max_prefixes: Option<usize>,
 }
 
 pub const US: u32 = 64512;
@@ -80,6 +82,7 @@ impl Net {
             rules: (None, None),
             enhanced_refresh: false,
             transport6: None,
+            max_prefixes: None,
         }
     }
 
@@ -126,6 +129,7 @@ impl Net {
             import: self.rules.0.clone(),
             export: self.rules.1.clone(),
             enhanced_refresh: self.enhanced_refresh,
+            max_prefixes: self.max_prefixes,
         };
         self.e.peer_up(PeerId(n), self.epoch, s, self.now);
         self.deliver();
