@@ -77,6 +77,8 @@ pub enum RdeMsg {
     Routes(RouteQuery, oneshot::Sender<Vec<RouteView>>),
     /// Route counters per session, for `show protocols all`.
     Counts(oneshot::Sender<HashMap<PeerId, PeerCounts>>),
+    /// Prefixes in the table per family, for metrics: (family, count).
+    RibSize(oneshot::Sender<Vec<(String, i64)>>),
     /// What the engine holds, for `show memory`.
     Memory(oneshot::Sender<MemoryCounts>),
     /// The kernel writer carried out a batch: it can take the next.
@@ -509,6 +511,14 @@ impl Shell {
             RdeMsg::Counts(reply) => {
                 let c = self.names.keys().map(|id| (*id, self.engine.counts(*id))).collect();
                 let _ = reply.send(c);
+            }
+            RdeMsg::RibSize(reply) => {
+                let (v4, v6) = self.engine.table().len_by_family();
+                let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
+                let _ = reply.send(vec![
+                    (Family::IPV4_UNICAST.to_string(), n(v4)),
+                    (Family::IPV6_UNICAST.to_string(), n(v6)),
+                ]);
             }
             RdeMsg::Memory(reply) => {
                 let _ = reply.send(self.engine.memory());

@@ -91,6 +91,7 @@ impl Node {
             match c {
                 Change::PeerRemoved(name) => {
                     self.stop_peer(name, CeaseSubcode::PeerDeconfigured).await;
+                    crate::metrics::metrics().forget_peer(name);
                     words.push(format!("{name} removed"));
                 }
                 Change::PeerAdded(p) => {

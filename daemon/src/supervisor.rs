@@ -156,6 +156,9 @@ pub async fn run_with(
             })
         })
         .collect();
+    if let Some(addr) = node.cfg.metrics_listen {
+        tokio::spawn(crate::metrics::serve(addr, daemon.clone()));
+    }
     info!(
         "ternd started: router id {}, AS {}, {} peers",
         node.cfg.router_id,

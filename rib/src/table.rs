@@ -193,6 +193,8 @@ pub struct Table {
     hasher: DefaultHashBuilder,
     routes: usize,
     prefixes: usize,
+    /// Of `prefixes`, the IPv6 ones (for per-family counts without a walk).
+    prefixes_v6: usize,
 }
 
 impl std::fmt::Debug for Table {
@@ -234,6 +236,7 @@ impl Table {
             hasher,
             routes,
             prefixes,
+            prefixes_v6,
         } = self;
         let entry = index.entry(
             h,
@@ -266,6 +269,7 @@ impl Table {
         let old_best = slot.paths.as_slice().first().cloned();
         if old_best.is_none() {
             *prefixes += 1;
+            *prefixes_v6 += usize::from(prefix.family() == bgp_wire::Family::IPV6_UNICAST);
         }
         let existing = slot
             .paths
@@ -322,6 +326,7 @@ impl Table {
         let d = take_path(&mut self.slots[i], i as u32, j);
         if self.slots[i].paths.as_slice().is_empty() {
             self.prefixes -= 1;
+            self.prefixes_v6 -= usize::from(self.slots[i].prefix.family() == bgp_wire::Family::IPV6_UNICAST);
         }
         d
     }
@@ -445,6 +450,11 @@ impl Table {
     /// Number of prefixes (networks) with at least one route.
     pub fn len(&self) -> usize {
         self.prefixes
+    }
+
+    /// Of [`Table::len`], the IPv4 and the IPv6 prefixes.
+    pub fn len_by_family(&self) -> (usize, usize) {
+        (self.prefixes - self.prefixes_v6, self.prefixes_v6)
     }
 
     pub fn is_empty(&self) -> bool {

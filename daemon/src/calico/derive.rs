@@ -485,6 +485,7 @@ pub fn derive(r: &Resources, name: &str) -> Result<Config, ResourceError> {
         asn: Asn(my_asn),
         listen,
         ctl_socket: CALICO_CTL.into(),
+        metrics_listen: None,
         cluster_id,
         peers: out_peers,
         statics,

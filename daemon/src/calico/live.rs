@@ -81,12 +81,15 @@ fn apply(store: &mut Store, ev: Event, synced: &mut bool) {
                 info!("datastore in sync again: {} keys", store.len());
             }
             *synced = true;
+            crate::metrics::metrics().datastore_synced.set(1);
         }
         Event::Put(k, v) => store.put(&k, &v),
         Event::Workloads(w) => store.set_workloads(w),
         Event::Delete(k) => store.delete(&k),
         // The source has logged it; what runs stays as it is.
-        Event::Lost(_) => {}
+        Event::Lost(_) => {
+            crate::metrics::metrics().datastore_synced.set(0);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Config {
     /// Addresses to listen on for BGP.
     pub listen: Vec<SocketAddr>,
     pub ctl_socket: PathBuf,
+    /// Where Prometheus scrapes `/metrics`; off when `None`. Read at start.
+    pub metrics_listen: Option<SocketAddr>,
     /// Set when this node reflects routes (RFC 4456).
     pub cluster_id: Option<bgp_wire::ClusterId>,
     pub peers: Vec<PeerSettings>,

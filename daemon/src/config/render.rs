@@ -33,6 +33,9 @@ pub fn to_toml(c: &Config) -> String {
     let _ = writeln!(o, "asn = {}", c.asn.0);
     let _ = writeln!(o, "listen = {}", list(c.listen.iter().map(|l| l.to_string())));
     let _ = writeln!(o, "ctl_socket = {}", q(&c.ctl_socket.display().to_string()));
+    if let Some(m) = c.metrics_listen {
+        let _ = writeln!(o, "metrics_listen = {}", q(&m.to_string()));
+    }
     if let Some(id) = c.cluster_id {
         let _ = writeln!(o, "cluster_id = {}", q(&id.0.to_string()));
     }

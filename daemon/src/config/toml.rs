@@ -22,6 +22,7 @@ struct RawConfig {
     asn: Option<Spanned<u32>>,
     listen: Option<Spanned<Vec<String>>>,
     ctl_socket: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
     cluster_id: Option<Spanned<String>>,
     #[serde(default)]
     peer: Vec<RawPeer>,
@@ -307,6 +308,16 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             .as_ref()
             .map_or(defaults::CTL_SOCKET, |s| s.get_ref().as_str()),
     );
+    let metrics_listen = raw
+        .metrics_listen
+        .as_ref()
+        .and_then(|m| match m.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                errs.at(m, format!("metrics_listen: {:?} is not an address:port", m.get_ref()));
+                None
+            }
+        });
     let mut peers = Vec::new();
     let mut names = HashSet::new();
     let mut addrs = HashSet::new();
@@ -661,6 +672,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
             asn,
             listen,
             ctl_socket,
+            metrics_listen,
             cluster_id,
             peers,
             statics,

@@ -264,6 +264,7 @@ impl Writer {
             Err(e) => {
                 error!("kernel: netlink: {e}; {} route changes not made", work.len());
                 self.stats.failed.fetch_add(work.len() as u64, Ordering::Relaxed);
+                crate::metrics::metrics().kernel_failed.inc_by(work.len() as u64);
                 return;
             }
         };
@@ -287,6 +288,7 @@ impl Writer {
             error!("kernel: {} more route changes failed", nfailed - logged);
         }
         self.stats.failed.fetch_add(nfailed as u64, Ordering::Relaxed);
+        crate::metrics::metrics().kernel_failed.inc_by(nfailed as u64);
         for ((prefix, hops), bad) in work.into_iter().zip(failed) {
             if hops.is_empty() {
                 self.installed.remove(&prefix);
@@ -301,6 +303,9 @@ impl Writer {
         self.stats
             .installed
             .store(self.installed.len() as u64, Ordering::Relaxed);
+        crate::metrics::metrics()
+            .kernel_installed
+            .set(i64::try_from(self.installed.len()).unwrap_or(i64::MAX));
     }
 }
 

@@ -65,13 +65,14 @@ pub fn attach(
     events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     rde: mpsc::UnboundedSender<RdeMsg>,
     in_flight: std::sync::Arc<Semaphore>,
+    updates_out: prometheus_client::metrics::counter::Counter,
 ) -> Conn {
     let local = stream.local_addr().ok();
     let _ = stream.set_nodelay(true);
     super::sockopt::set_notsent_lowat(&stream);
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel::<WriterMsg>();
-    let writer = tokio::spawn(write(id, peer, wr, rx, events.clone(), rde));
+    let writer = tokio::spawn(write(id, peer, wr, rx, events.clone(), rde, updates_out));
     let reader = tokio::spawn(read(id, rd, events, in_flight));
     Conn {
         tx,
@@ -88,6 +89,7 @@ async fn write(
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
     events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     rde: mpsc::UnboundedSender<RdeMsg>,
+    updates_out: prometheus_client::metrics::counter::Counter,
 ) {
     let mut bufs: Vec<Bytes> = Vec::new();
     while let Some(m) = rx.recv().await {
@@ -105,6 +107,7 @@ async fn write(
                 }
                 WriterMsg::Updates { epoch, bytes } => {
                     queued += bytes.len();
+                    updates_out.inc_by(crate::metrics::count_updates(&bytes));
                     let e = updates.get_or_insert((epoch, 0));
                     if e.0 == epoch {
                         e.1 += bytes.len();

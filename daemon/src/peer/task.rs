@@ -52,6 +52,8 @@ struct Task {
     control: mpsc::UnboundedSender<(Command, oneshot::Sender<CommandResult>)>,
     /// When a session ended by its prefix limit starts again.
     limit_restart: Option<Instant>,
+    /// This peer's Prometheus series.
+    metrics: crate::metrics::PeerMetrics,
 }
 
 /// Starts the task of one peer and returns its handle.
@@ -116,6 +118,7 @@ pub fn spawn(
         malformed: MalformedLog::default(),
         control: cmd_tx,
         limit_restart: None,
+        metrics: crate::metrics::metrics().peer(&handle.name),
     };
     tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
     handle
@@ -363,6 +366,7 @@ impl Task {
                             }
                         }
                         if let Message::Notification(n) = &m {
+                            self.metrics.notifications_in.inc();
                             warn!(peer = %self.name, code = n.code, subcode = n.subcode, "received NOTIFICATION: {}", describe(n));
                             self.socket_error = Some(LastError::Received(n.clone()));
                         }
@@ -409,6 +413,7 @@ impl Task {
             self.events_tx.clone(),
             self.rde.clone(),
             self.in_flight.clone(),
+            self.metrics.updates_out.clone(),
         );
         self.conns.insert(id, c);
     }
@@ -425,6 +430,7 @@ impl Task {
             Action::Connect(id) => self.connect(id),
             Action::Send(id, m) => {
                 if let Message::Notification(n) = &m {
+                    self.metrics.notifications_out.inc();
                     warn!(peer = %self.name, code = n.code, subcode = n.subcode, "sending NOTIFICATION: {}", describe(n));
                     self.socket_error = Some(LastError::Sent(n.clone()));
                 }
@@ -468,6 +474,7 @@ impl Task {
             }
             Action::StateChanged { from, to } => {
                 info!(peer = %self.name, "state {} -> {}", from.as_str(), to.as_str());
+                self.metrics.state(to);
                 let err = self.last_error();
                 self.set_status(|s| {
                     let was_up = s.state == State::Established;
@@ -554,6 +561,8 @@ impl Task {
                         s.updates_received += 1;
                         s.prefixes_received += n;
                     });
+                    self.metrics.updates_in.inc();
+                    self.metrics.prefixes_received.inc_by(n);
                     let _ = self.rde.send(RdeMsg::Update {
                         peer: self.id,
                         update: u,
