@@ -1,6 +1,7 @@
 //! `metrics_listen`: a scrape of `/metrics` while two ternds exchange
 //! routes says what `show protocols all` and `show route count` say, and
-//! counts the session's messages and a flap.
+//! counts the session's messages and a flap; during a `ternd lab` run, a
+//! reflector's scrape agrees with its `show protocols all` for every client.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -136,4 +137,65 @@ fn a_scrape_agrees_with_show_protocols_and_counts_a_flap() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+}
+
+#[test]
+fn during_a_lab_run_the_reflectors_scrape_agrees_with_show_protocols() {
+    let nodes = 6;
+    let mut child = std::process::Command::new(interop::ternd_bin())
+        .args(["lab", "--topology", "rr", "--nodes", &nodes.to_string()])
+        .args(["--net", "101.5", "--port", "12305", "--metrics-port", "12320"])
+        .args(["--duration", "15", "--timeout", "12"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ternd lab runs");
+    let ctl = std::env::temp_dir()
+        .join(format!("ternd-lab-{}", child.id()))
+        .join("node1.ctl");
+    let metrics = "127.101.5.1:12320";
+    // Converged: the first reflector holds every node's block.
+    wait_for(Duration::from_secs(12), "the lab to converge", || {
+        let count = interop::birdc("birdc", &ctl, "show route count");
+        count.contains(&format!("for {nodes} networks")).then_some(())
+    });
+    let text = scrape(metrics);
+    let all = interop::birdc("birdc", &ctl, "show protocols all");
+    let mut peers = 0;
+    for block in all.split("\n\n").filter(|b| b.contains("BGP state:")) {
+        let row = block
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("BGP"))
+            .unwrap_or_else(|| panic!("{block}"));
+        let name = row.split_whitespace().next().unwrap().to_string();
+        let line = block
+            .lines()
+            .find(|l| l.contains("Routes:"))
+            .unwrap_or_else(|| panic!("{block}"));
+        let n: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|w| w.trim_end_matches(',').parse().ok())
+            .collect();
+        let series = |m: &str| format!("{m}{{peer=\"{name}\"}}");
+        assert_eq!(value(&text, &series("tern_peer_up")), 1.0, "{name}");
+        assert_eq!(
+            value(&text, &series("tern_peer_prefixes_accepted")),
+            n[0],
+            "{name}: {line}"
+        );
+        assert_eq!(
+            value(&text, &series("tern_peer_prefixes_advertised")),
+            n[1],
+            "{name}: {line}"
+        );
+        assert!(
+            value(&text, &series("tern_peer_prefixes_received_total")) >= n[0],
+            "{name}"
+        );
+        peers += 1;
+    }
+    assert_eq!(peers, nodes - 1, "{all}");
+    assert_eq!(value(&text, "tern_rib_prefixes{family=\"ipv4-unicast\"}"), nodes as f64);
+    // The lab stops its nodes itself at --duration.
+    let _ = child.wait();
 }

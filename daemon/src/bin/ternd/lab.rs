@@ -30,6 +30,8 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Give up waiting for convergence after this long.
     pub timeout: Duration,
+    /// Each node serves Prometheus metrics on its address at this port.
+    pub metrics_port: Option<u16>,
 }
 
 struct Node {
@@ -95,6 +97,9 @@ pub fn config(o: &Options, i: usize, ctl: &Path) -> String {
     );
     if reflector(o, i) {
         c += "cluster_id = \"244.0.0.1\"\n";
+    }
+    if let Some(p) = o.metrics_port {
+        c += &format!("metrics_listen = \"{me}:{p}\"\n");
     }
     for j in peers_of(o, i) {
         let them = addr(o, j);
@@ -179,6 +184,9 @@ pub fn run(o: &Options) -> bool {
         o.port,
         dir.display()
     );
+    if let Some(p) = o.metrics_port {
+        println!("metrics at http://{}:{p}/metrics (and each node's address)", addr(o, 0));
+    }
     let converged = loop {
         if nodes.iter().all(|n| count(&n.ctl) == Some(o.nodes)) {
             break true;

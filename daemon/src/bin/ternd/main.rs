@@ -89,6 +89,9 @@ enum Sub {
         /// with -R while every pod pings every other.
         #[arg(long, value_name = "K", requires = "netns")]
         restart_node: Option<usize>,
+        /// Each node serves Prometheus metrics on its address at this port.
+        #[arg(long, value_name = "PORT", conflicts_with = "netns")]
+        metrics_port: Option<u16>,
     },
 }
 
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         timeout,
         netns,
         restart_node,
+        metrics_port,
     }) = cli.command
     {
         if netns {
@@ -184,6 +188,7 @@ fn main() -> ExitCode {
             net: [127, parts[0], parts[1]],
             duration: duration.map(std::time::Duration::from_secs),
             timeout: std::time::Duration::from_secs(timeout),
+            metrics_port,
         };
         return if lab::run(&opts) {
             ExitCode::SUCCESS
