@@ -84,6 +84,8 @@ pub struct Options {
     /// `DIR/bird6.ctl` (the IPv6 view), where calico-node's tools look for
     /// BIRD and BIRD6.
     pub ctl_dir: Option<PathBuf>,
+    /// `--metrics-listen`: serve metrics here, over the file's `metrics_listen`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs `ternd` with a checked configuration, read from `path`, until
@@ -156,7 +158,7 @@ pub async fn run_with(
             })
         })
         .collect();
-    if let Some(addr) = node.cfg.metrics_listen {
+    if let Some(addr) = opts.metrics_listen.or(node.cfg.metrics_listen) {
         tokio::spawn(crate::metrics::serve(addr, daemon.clone()));
     }
     info!(

@@ -199,3 +199,22 @@ fn during_a_lab_run_the_reflectors_scrape_agrees_with_show_protocols() {
     // The lab stops its nodes itself at --duration.
     let _ = child.wait();
 }
+
+#[test]
+fn the_command_line_turns_metrics_on_without_the_file() {
+    let dir = TempDir::new("metrics-flag");
+    let t = Ternd::start_args(
+        &dir,
+        "router_id = \"127.0.37.1\"\nasn = 64512\nlisten = [\"127.0.37.1:11815\"]\nctl_socket = \"{CTL}\"\n\
+         [[static]]\nprefix = \"10.37.0.0/24\"\nblackhole = true\n",
+        None,
+        &["--metrics-listen", "127.0.37.1:11816"],
+    );
+    let text = wait_for(Duration::from_secs(10), "the metrics listener", || {
+        std::net::TcpStream::connect("127.0.37.1:11816")
+            .ok()
+            .map(|_| scrape("127.0.37.1:11816"))
+    });
+    assert_eq!(value(&text, "tern_rib_prefixes{family=\"ipv4-unicast\"}"), 1.0);
+    assert!(t.birdc("show route count").contains("1 of 1 routes"));
+}

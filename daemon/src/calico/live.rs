@@ -28,6 +28,8 @@ pub struct Options {
     pub restarted: bool,
     /// Felix's endpoint status files (local workload peers).
     pub endpoint_status: PathBuf,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Calico's `hashToIPv4`: the first four bytes of SHA-256 of the node
@@ -141,6 +143,7 @@ pub async fn run(source: impl Source, o: Options) -> std::io::Result<()> {
     let opts = crate::supervisor::Options {
         restarted: o.restarted,
         ctl_dir: Some(o.ctl_dir.clone()),
+        metrics_listen: o.metrics_listen,
     };
     let (up_tx, up_rx) = mpsc::unbounded_channel();
     let mut running = first.clone();

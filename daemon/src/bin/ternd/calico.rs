@@ -21,6 +21,7 @@ pub struct Args {
     pub ctl_dir: Option<PathBuf>,
     pub endpoint_status: Option<PathBuf>,
     pub restarted: bool,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The node's name: `--node`, `NODENAME`, or the file calico-node wrote.
@@ -68,6 +69,7 @@ pub fn run(a: Args) -> ExitCode {
         router_id: std::env::var("CALICO_ROUTER_ID").ok(),
         ctl_dir: a.ctl_dir.unwrap_or_else(|| PathBuf::from(CALICO_RUN)),
         restarted: a.restarted,
+        metrics_listen: a.metrics_listen,
         endpoint_status: a
             .endpoint_status
             .unwrap_or_else(|| PathBuf::from(daemon::calico::endpoint_status::DEFAULT_DIR)),
@@ -230,5 +232,8 @@ pub fn as_bird() -> Option<ExitCode> {
         ctl_dir,
         endpoint_status: None,
         restarted,
+        // calico-node starts BIRD with BIRD's arguments only: the
+        // environment is the way to ask for metrics.
+        metrics_listen: std::env::var("TERN_METRICS_LISTEN").ok().and_then(|a| a.parse().ok()),
     }))
 }

@@ -34,6 +34,10 @@ struct Cli {
     /// calico-node's tools look for BIRD and BIRD6 (/var/run/calico).
     #[arg(long, value_name = "DIR")]
     ctl_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (over the file's
+    /// metrics_listen; with --calico, the only way to turn them on).
+    #[arg(long, value_name = "ADDR:PORT", env = "TERN_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Run from Calico's datastore (etcd v3: ETCD_ENDPOINTS, ETCD_*_FILE)
     /// as node NODENAME, in place of confd and BIRD; sockets in --ctl-dir
     /// (/var/run/calico by default).
@@ -145,6 +149,7 @@ fn main() -> ExitCode {
             ctl_dir: cli.ctl_dir,
             endpoint_status: cli.endpoint_status,
             restarted: cli.restarted,
+            metrics_listen: cli.metrics_listen,
         });
     }
     if let Some(Sub::Lab {
@@ -228,6 +233,7 @@ fn main() -> ExitCode {
         daemon::supervisor::Options {
             restarted: cli.restarted,
             ctl_dir: cli.ctl_dir,
+            metrics_listen: cli.metrics_listen,
         },
     )) {
         Ok(()) => ExitCode::SUCCESS,
