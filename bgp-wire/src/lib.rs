@@ -55,6 +55,6 @@ pub use notify::{
 };
 pub use open::Open;
 pub use route_refresh::{RefreshKind, RouteRefresh};
-pub use types::{Afi, Asn, ClusterId, Family, PathId, Prefix, RouterId, Safi};
+pub use types::{Afi, Asn, ClusterId, Family, HexStr, PathId, Prefix, RouterId, Safi};
 pub use update::{Entries, Update};
 pub use writer::UpdateWriter;

@@ -3,70 +3,86 @@
 //! is always one of these; what we receive is kept as its two octets and
 //! read through [`NotifyKind::from_pair`].
 
-/// Message Header Error subcodes (RFC 4271 §6.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HeaderSubcode {
-    ConnectionNotSynchronized = 1,
-    BadMessageLength = 2,
-    BadMessageType = 3,
+/// Each subcode enum, declared once with its values and names: the type,
+/// its reading from a received octet, and its words.
+macro_rules! subcodes {
+    ($($(#[$doc:meta])* $t:ident { $($(#[$vdoc:meta])* $v:ident = $n:literal => $name:literal),* $(,)? })*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $t {
+            $($(#[$vdoc])* $v = $n),*
+        }
+
+        impl $t {
+            pub fn from_u8(v: u8) -> Option<$t> {
+                match v {
+                    $($n => Some($t::$v),)*
+                    _ => None,
+                }
+            }
+
+            pub fn name(self) -> &'static str {
+                match self { $($t::$v => $name),* }
+            }
+        }
+    )*};
 }
 
-/// OPEN Message Error subcodes (RFC 4271 §6.2, RFC 5492 §5, RFC 9234 §4.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OpenSubcode {
-    /// No subcode fits (a malformed capability or parameter list).
-    Unspecific = 0,
-    UnsupportedVersionNumber = 1,
-    BadPeerAs = 2,
-    BadBgpIdentifier = 3,
-    UnsupportedOptionalParameter = 4,
-    UnacceptableHoldTime = 6,
-    UnsupportedCapability = 7,
-    RoleMismatch = 11,
-}
-
-/// UPDATE Message Error subcodes (RFC 4271 §6.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UpdateSubcode {
-    MalformedAttributeList = 1,
-    UnrecognizedWellKnownAttribute = 2,
-    MissingWellKnownAttribute = 3,
-    AttributeFlagsError = 4,
-    AttributeLengthError = 5,
-    InvalidOriginAttribute = 6,
-    InvalidNextHopAttribute = 8,
-    OptionalAttributeError = 9,
-    InvalidNetworkField = 10,
-    MalformedAsPath = 11,
-}
-
-/// Finite State Machine Error subcodes (RFC 6608 §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FsmSubcode {
-    UnexpectedInOpenSent = 1,
-    UnexpectedInOpenConfirm = 2,
-    UnexpectedInEstablished = 3,
-}
-
-/// Cease subcodes (RFC 4486 §4, RFC 8538 §5, RFC 9384).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CeaseSubcode {
-    MaximumPrefixesReached = 1,
-    AdministrativeShutdown = 2,
-    PeerDeconfigured = 3,
-    AdministrativeReset = 4,
-    ConnectionRejected = 5,
-    OtherConfigurationChange = 6,
-    ConnectionCollisionResolution = 7,
-    OutOfResources = 8,
-    HardReset = 9,
-    BfdDown = 10,
-}
-
-/// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RouteRefreshSubcode {
-    InvalidMessageLength = 1,
+subcodes! {
+    /// Message Header Error subcodes (RFC 4271 §6.1).
+    HeaderSubcode {
+        ConnectionNotSynchronized = 1 => "Connection Not Synchronized",
+        BadMessageLength = 2 => "Bad Message Length",
+        BadMessageType = 3 => "Bad Message Type",
+    }
+    /// OPEN Message Error subcodes (RFC 4271 §6.2, RFC 5492 §5, RFC 9234 §4.2).
+    OpenSubcode {
+        /// No subcode fits (a malformed capability or parameter list).
+        Unspecific = 0 => "",
+        UnsupportedVersionNumber = 1 => "Unsupported Version Number",
+        BadPeerAs = 2 => "Bad Peer AS",
+        BadBgpIdentifier = 3 => "Bad BGP Identifier",
+        UnsupportedOptionalParameter = 4 => "Unsupported Optional Parameter",
+        UnacceptableHoldTime = 6 => "Unacceptable Hold Time",
+        UnsupportedCapability = 7 => "Unsupported Capability",
+        RoleMismatch = 11 => "Role Mismatch",
+    }
+    /// UPDATE Message Error subcodes (RFC 4271 §6.3).
+    UpdateSubcode {
+        MalformedAttributeList = 1 => "Malformed Attribute List",
+        UnrecognizedWellKnownAttribute = 2 => "Unrecognized Well-known Attribute",
+        MissingWellKnownAttribute = 3 => "Missing Well-known Attribute",
+        AttributeFlagsError = 4 => "Attribute Flags Error",
+        AttributeLengthError = 5 => "Attribute Length Error",
+        InvalidOriginAttribute = 6 => "Invalid ORIGIN Attribute",
+        InvalidNextHopAttribute = 8 => "Invalid NEXT_HOP Attribute",
+        OptionalAttributeError = 9 => "Optional Attribute Error",
+        InvalidNetworkField = 10 => "Invalid Network Field",
+        MalformedAsPath = 11 => "Malformed AS_PATH",
+    }
+    /// Finite State Machine Error subcodes (RFC 6608 §4).
+    FsmSubcode {
+        UnexpectedInOpenSent = 1 => "Receive Unexpected Message in OpenSent State",
+        UnexpectedInOpenConfirm = 2 => "Receive Unexpected Message in OpenConfirm State",
+        UnexpectedInEstablished = 3 => "Receive Unexpected Message in Established State",
+    }
+    /// Cease subcodes (RFC 4486 §4, RFC 8538 §5, RFC 9384).
+    CeaseSubcode {
+        MaximumPrefixesReached = 1 => "Maximum Number of Prefixes Reached",
+        AdministrativeShutdown = 2 => "Administrative Shutdown",
+        PeerDeconfigured = 3 => "Peer De-configured",
+        AdministrativeReset = 4 => "Administrative Reset",
+        ConnectionRejected = 5 => "Connection Rejected",
+        OtherConfigurationChange = 6 => "Other Configuration Change",
+        ConnectionCollisionResolution = 7 => "Connection Collision Resolution",
+        OutOfResources = 8 => "Out of Resources",
+        HardReset = 9 => "Hard Reset",
+        BfdDown = 10 => "BFD Down",
+    }
+    /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
+    RouteRefreshSubcode {
+        InvalidMessageLength = 1 => "Invalid Message Length",
+    }
 }
 
 /// A NOTIFICATION's meaning: its error code with the subcode of that code.
@@ -81,70 +97,6 @@ pub enum NotifyKind {
     RouteRefresh(RouteRefreshSubcode),
     /// RFC 9687.
     SendHoldTimerExpired,
-}
-
-/// Every subcode enum: its value and name, and the subcode of a value.
-macro_rules! subcodes {
-    ($($t:ident { $($v:ident => $name:literal),* $(,)? })*) => {$(
-        impl $t {
-            pub fn from_u8(v: u8) -> Option<$t> {
-                [$($t::$v),*].into_iter().find(|s| *s as u8 == v)
-            }
-            pub fn name(self) -> &'static str {
-                match self { $($t::$v => $name),* }
-            }
-        }
-    )*};
-}
-
-subcodes! {
-    HeaderSubcode {
-        ConnectionNotSynchronized => "Connection Not Synchronized",
-        BadMessageLength => "Bad Message Length",
-        BadMessageType => "Bad Message Type",
-    }
-    OpenSubcode {
-        Unspecific => "",
-        UnsupportedVersionNumber => "Unsupported Version Number",
-        BadPeerAs => "Bad Peer AS",
-        BadBgpIdentifier => "Bad BGP Identifier",
-        UnsupportedOptionalParameter => "Unsupported Optional Parameter",
-        UnacceptableHoldTime => "Unacceptable Hold Time",
-        UnsupportedCapability => "Unsupported Capability",
-        RoleMismatch => "Role Mismatch",
-    }
-    UpdateSubcode {
-        MalformedAttributeList => "Malformed Attribute List",
-        UnrecognizedWellKnownAttribute => "Unrecognized Well-known Attribute",
-        MissingWellKnownAttribute => "Missing Well-known Attribute",
-        AttributeFlagsError => "Attribute Flags Error",
-        AttributeLengthError => "Attribute Length Error",
-        InvalidOriginAttribute => "Invalid ORIGIN Attribute",
-        InvalidNextHopAttribute => "Invalid NEXT_HOP Attribute",
-        OptionalAttributeError => "Optional Attribute Error",
-        InvalidNetworkField => "Invalid Network Field",
-        MalformedAsPath => "Malformed AS_PATH",
-    }
-    FsmSubcode {
-        UnexpectedInOpenSent => "Receive Unexpected Message in OpenSent State",
-        UnexpectedInOpenConfirm => "Receive Unexpected Message in OpenConfirm State",
-        UnexpectedInEstablished => "Receive Unexpected Message in Established State",
-    }
-    CeaseSubcode {
-        MaximumPrefixesReached => "Maximum Number of Prefixes Reached",
-        AdministrativeShutdown => "Administrative Shutdown",
-        PeerDeconfigured => "Peer De-configured",
-        AdministrativeReset => "Administrative Reset",
-        ConnectionRejected => "Connection Rejected",
-        OtherConfigurationChange => "Other Configuration Change",
-        ConnectionCollisionResolution => "Connection Collision Resolution",
-        OutOfResources => "Out of Resources",
-        HardReset => "Hard Reset",
-        BfdDown => "BFD Down",
-    }
-    RouteRefreshSubcode {
-        InvalidMessageLength => "Invalid Message Length",
-    }
 }
 
 impl NotifyKind {
@@ -170,6 +122,19 @@ impl NotifyKind {
             NotifyKind::Cease(s) => s as u8,
             NotifyKind::RouteRefresh(s) => s as u8,
             NotifyKind::HoldTimerExpired | NotifyKind::SendHoldTimerExpired => 0,
+        }
+    }
+
+    /// The subcode in words; empty for codes without subcodes.
+    pub fn subcode_name(self) -> &'static str {
+        match self {
+            NotifyKind::Header(s) => s.name(),
+            NotifyKind::Open(s) => s.name(),
+            NotifyKind::Update(s) => s.name(),
+            NotifyKind::Fsm(s) => s.name(),
+            NotifyKind::Cease(s) => s.name(),
+            NotifyKind::RouteRefresh(s) => s.name(),
+            NotifyKind::HoldTimerExpired | NotifyKind::SendHoldTimerExpired => "",
         }
     }
 
@@ -208,17 +173,7 @@ pub fn code_name(code: u8) -> &'static str {
 /// subcode we do not know is given as a number.
 pub fn describe(code: u8, subcode: u8) -> String {
     let c = code_name(code);
-    let s = NotifyKind::from_pair(code, subcode)
-        .map(|k| match k {
-            NotifyKind::Header(s) => s.name(),
-            NotifyKind::Open(s) => s.name(),
-            NotifyKind::Update(s) => s.name(),
-            NotifyKind::Fsm(s) => s.name(),
-            NotifyKind::Cease(s) => s.name(),
-            NotifyKind::RouteRefresh(s) => s.name(),
-            NotifyKind::HoldTimerExpired | NotifyKind::SendHoldTimerExpired => "",
-        })
-        .unwrap_or("");
+    let s = NotifyKind::from_pair(code, subcode).map_or("", NotifyKind::subcode_name);
     if s.is_empty() && subcode != 0 {
         format!("{c} / subcode {subcode}")
     } else if s.is_empty() {

@@ -10,17 +10,7 @@ pub(crate) fn lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&String::from_utf8_lossy(b))
 }
 
-/// Displays bytes as lowercase hex.
-pub struct HexStr<'a>(pub &'a [u8]);
-
-impl std::fmt::Display for HexStr<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::types::HexStr;
 
 impl serde::Serialize for HexStr<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -225,3 +225,15 @@ impl serde::Serialize for Prefix {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct PathId(pub u32);
+
+/// Displays bytes as lowercase hex.
+pub struct HexStr<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for HexStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}

@@ -214,7 +214,8 @@ impl Metrics {
                 .get_or_create(&FamilyLabel { family: family.clone() })
                 .set(*n);
         }
-        self.resident_bytes.set(rss_bytes());
+        self.resident_bytes
+            .set(i64::try_from(crate::control::query::rss_bytes()).unwrap_or(i64::MAX));
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
@@ -283,13 +284,6 @@ pub fn count_updates(mut b: &[u8]) -> u64 {
 pub struct Snapshot {
     pub peers: Vec<(String, i64, i64)>,
     pub rib: Vec<(String, i64)>,
-}
-
-fn rss_bytes() -> i64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
-        .map_or(0, |pages| pages * 4096)
 }
 
 /// Serves `GET /metrics` on `addr` until the process ends. Requests are

@@ -75,17 +75,6 @@ impl SegmentType {
     }
 }
 
-impl AsSegment {
-    /// ASNs this segment adds to the path length (RFC 4271 §9.1.2.2 a).
-    fn count(&self) -> usize {
-        match self.kind {
-            SegmentType::Sequence => self.asns.len(),
-            SegmentType::Set => 1,
-            SegmentType::ConfedSequence | SegmentType::ConfedSet => 0,
-        }
-    }
-}
-
 impl PathAttributes {
     /// The AS path and aggregator these attributes mean, AS4_PATH and
     /// AS4_AGGREGATOR (only ever decoded on a 2-octet session) folded in as

@@ -42,6 +42,17 @@ pub struct AsSegment {
     pub asns: Vec<Asn>,
 }
 
+impl AsSegment {
+    /// ASNs this segment adds to the path length (RFC 4271 §9.1.2.2 a).
+    pub(crate) fn count(&self) -> usize {
+        match self.kind {
+            SegmentType::Sequence => self.asns.len(),
+            SegmentType::Set => 1,
+            SegmentType::ConfedSequence | SegmentType::ConfedSet => 0,
+        }
+    }
+}
+
 /// An AS path: the segments in wire order, ASNs always 4-octet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
@@ -67,14 +78,7 @@ impl AsPath {
     /// Path length for route selection (RFC 4271 §9.1.2.2 a: an AS_SET
     /// counts as 1; RFC 5065 §5.3: confederation segments count 0).
     pub fn route_len(&self) -> usize {
-        self.segments
-            .iter()
-            .map(|s| match s.kind {
-                SegmentType::Sequence => s.asns.len(),
-                SegmentType::Set => 1,
-                SegmentType::ConfedSequence | SegmentType::ConfedSet => 0,
-            })
-            .sum()
+        self.segments.iter().map(AsSegment::count).sum()
     }
 
     /// Every ASN on the path, in order.

@@ -36,12 +36,7 @@ impl std::fmt::Display for ExtCommunity {
         match (b[0], b[1]) {
             (0x00, 0x02) => write!(f, "rt:{asn}:{val}"),
             (0x00, 0x03) => write!(f, "ro:{asn}:{val}"),
-            _ => {
-                for x in b {
-                    write!(f, "{x:02x}")?;
-                }
-                Ok(())
-            }
+            _ => write!(f, "{}", crate::types::HexStr(&b)),
         }
     }
 }

@@ -4,7 +4,6 @@
 //! read, written and shown. Adding an attribute is a field of
 //! [`PathAttributes`] (which also gives its JSON) and an entry here.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
@@ -15,7 +14,7 @@ use super::values::{aggregator, aigp_well_formed, u32_exact, without_sets, Aggre
 use super::{code, try_put_attr, AsPath, NextHop, PathAttributes};
 use crate::context::SessionCtx;
 use crate::error::{Action, AttrErrorKind, EncodeError};
-use crate::types::{ClusterId, RouterId};
+use crate::types::{ClusterId, HexStr, RouterId};
 
 const TAW: Action = Action::TreatAsWithdraw;
 const DISCARD: Action = Action::AttributeDiscard;
@@ -328,10 +327,7 @@ pub(super) const SPECS: &[Spec] = &[
                     link_local: Some(ll),
                 } => format!("{global} {ll}"),
                 NextHop::V6 { global, .. } => global.to_string(),
-                NextHop::Opaque(b) => b.iter().fold(String::new(), |mut s, x| {
-                    let _ = write!(s, "{x:02x}");
-                    s
-                }),
+                NextHop::Opaque(b) => HexStr(b).to_string(),
             })
         },
     },
@@ -524,11 +520,7 @@ impl PathAttributes {
             .collect();
         for u in &self.unknown {
             let name = spec(u.type_code).map_or_else(|| format!("attr_{}", u.type_code), |s| s.name.to_string());
-            let hex = u.value.iter().fold(String::new(), |mut s, x| {
-                let _ = write!(s, "{x:02x}");
-                s
-            });
-            lines.push((u.type_code, name, hex));
+            lines.push((u.type_code, name, HexStr(&u.value).to_string()));
         }
         lines.sort_by_key(|l| l.0);
         lines.into_iter().map(|(_, n, t)| (n, t)).collect()

@@ -480,7 +480,7 @@ fn heap_in_use() -> u64 {
 }
 
 /// Resident set size of this process.
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
