@@ -7,8 +7,9 @@
 //! state of every prefix that changed meanwhile ([`PeerOut::dirty`]).
 //!
 //! Output is bounded: bytes handed to the session and not yet written
-//! count against [`OUT_HIGH`]; above it nothing more is produced for the
-//! peer (OpenBGPD's XOFF, BIRD's cork) until its writer has drained.
+//! count against the peer's high mark ([`out_high`], at most
+//! [`OUT_HIGH`]); above it nothing more is produced for the peer
+//! (OpenBGPD's XOFF, BIRD's cork) until its writer has drained.
 
 use std::sync::Arc;
 
@@ -27,10 +28,19 @@ use crate::updates::{write_changes, Change};
 use crate::PeerId;
 
 /// Bytes produced for a peer but not yet written, above which the peer
-/// gets nothing more until its writer drains.
+/// gets nothing more until its writer drains; production resumes at half.
 pub const OUT_HIGH: usize = 64 * 1024;
-/// Production resumes when the unwritten bytes fall to this.
-pub const OUT_LOW: usize = OUT_HIGH / 2;
+/// The least high mark, however many sessions share [`OUT_BUDGET`].
+pub const OUT_MIN: usize = 8 * 1024;
+/// Unwritten bytes allowed over all sessions. A reflector with thousands
+/// of clients that read slower than it produces would otherwise hold
+/// `OUT_HIGH` for each (128 MB for 2000).
+pub const OUT_BUDGET: usize = 16 << 20;
+
+/// Each session's high mark when `sessions` share the budget.
+pub fn out_high(sessions: usize) -> usize {
+    (OUT_BUDGET / sessions.max(1)).clamp(OUT_MIN, OUT_HIGH)
+}
 /// Changes packed into UPDATEs at a time.
 const SLICE: usize = 1024;
 
@@ -81,6 +91,8 @@ pub(crate) struct PeerOut {
     eorr_pending: Vec<Family>,
     /// Bytes handed to the session, not yet written.
     pub queued: usize,
+    /// Above this many queued bytes nothing more is produced ([`out_high`]).
+    pub high: usize,
     /// Batches of changes that could not all be encoded.
     pub encode_failures: u64,
 }
@@ -104,6 +116,7 @@ impl PeerOut {
             enhanced_refresh: false,
             eorr_pending: Vec::new(),
             queued: 0,
+            high: OUT_HIGH,
             encode_failures: 0,
         }
     }
@@ -115,7 +128,20 @@ impl PeerOut {
 
     /// No room for more output now.
     pub fn full(&self) -> bool {
-        self.queued >= OUT_HIGH
+        self.queued >= self.high
+    }
+
+    /// Changes to pack before the UPDATEs are encoded and counted: fewer
+    /// when little room is left, so that a slice of distinct attribute
+    /// sets (one UPDATE each, about 64 bytes) does not overshoot the high
+    /// mark many times over.
+    fn slice(&self) -> usize {
+        (self.high.saturating_sub(self.queued) / 64).clamp(16, SLICE)
+    }
+
+    /// Room again: production resumes once the writer is down to this.
+    pub fn low(&self) -> bool {
+        self.queued <= self.high / 2
     }
 
     /// Behind: some slots still to be told.
@@ -270,7 +296,7 @@ impl PeerOut {
                     return self.flush(out, tx);
                 }
                 self.emit_slot_if_plain(c, s, out);
-                if out.len() >= SLICE {
+                if out.len() >= self.slice() {
                     self.flush(out, tx);
                 }
             }
@@ -282,7 +308,7 @@ impl PeerOut {
                     return self.flush(out, tx);
                 }
                 self.emit_path(c, s, id, out);
-                if out.len() >= SLICE {
+                if out.len() >= self.slice() {
                     self.flush(out, tx);
                 }
             }
@@ -338,7 +364,7 @@ impl PeerOut {
             self.dirty.remove(s);
             self.cursor = s + 1;
             self.emit_slot(c, s, out);
-            if out.len() >= SLICE {
+            if out.len() >= self.slice() {
                 self.flush(out, tx);
             }
         }

@@ -245,6 +245,36 @@ fn a_stalled_peer_gets_the_latest_state_once_it_drains() {
 }
 
 #[test]
+fn a_thousand_stalled_sessions_share_the_output_budget() {
+    let mut net = Net::new();
+    net.up(1, true, false);
+    let sessions = 1000;
+    for n in 2..2 + sessions {
+        net.up(n, true, false);
+        net.stall(n);
+    }
+    // Every route its own attribute set: one UPDATE each, as a reflector
+    // sends its clients' blocks.
+    for i in 0..4000u32 {
+        let prefix = format!("100.{}.{}.0/24", 64 + i / 256, i % 256);
+        net.announce(1, &[&prefix], 65001 + i, 1, None);
+    }
+    net.round();
+    let high = rib::out::out_high(sessions as usize + 1);
+    assert!(high < rib::out::OUT_HIGH, "{high}");
+    let m = net.e.memory();
+    assert!(
+        m.queued_bytes <= rib::out::OUT_BUDGET + sessions as usize * 2048,
+        "{} bytes queued for {sessions} stalled sessions, high mark {high}",
+        m.queued_bytes
+    );
+    assert!(net.e.is_full(PeerId(2)));
+    assert_eq!(net.got(1).held.len(), 0, "nothing goes back to the sender");
+    net.resume(2);
+    assert_eq!(net.got(2).held.len(), 4000, "a resumed session gets everything");
+}
+
+#[test]
 fn the_initial_table_ends_with_end_of_rib() {
     let mut net = Net::new();
     net.up(1, true, false);

@@ -6,7 +6,7 @@
 //! the shared `in_flight` semaphore until the engine has applied it, so a
 //! flood waits in the peer's TCP window, not in our memory. Outbound, the
 //! engine counts the bytes it queued and stops producing for a peer above
-//! its high mark ([`rib::out::OUT_HIGH`]); the writer tells it what was
+//! its high mark ([`rib::out::out_high`]); the writer tells it what was
 //! written ([`RdeMsg::Written`]), which lets it produce again.
 
 use std::net::SocketAddr;
@@ -53,6 +53,11 @@ pub struct Conn {
     pub writer: tokio::task::JoinHandle<()>,
     pub local: Option<SocketAddr>,
 }
+
+/// The read buffer's room for the next read, grown while reads fill it
+/// and shrunk while they do not.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
 
 /// Most bytes joined into one write.
 const MAX_WRITE: usize = 1 << 20;
@@ -178,7 +183,11 @@ async fn read(
     events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     in_flight: std::sync::Arc<Semaphore>,
 ) {
-    let mut buf = BytesMut::with_capacity(65536);
+    // The buffer starts small and grows while reads fill it: a reflector
+    // with thousands of idle clients holds a few kB for each, a full
+    // table still arrives in 64 kB reads.
+    let mut want = READ_MIN;
+    let mut buf = BytesMut::with_capacity(want);
     // Framing allows the largest messages any session may use; the peer
     // task checks each against what was negotiated.
     let lenient = SessionCtx {
@@ -205,11 +214,15 @@ async fn read(
                 }
             }
         }
+        // Allocates only when the room left is short of `want`.
+        buf.reserve(want);
         match rd.read_buf(&mut buf).await {
             Ok(0) => {
                 let _ = events.send((id, ConnEvent::Closed(None)));
                 return;
             }
+            Ok(n) if n >= want => want = (want * 2).min(READ_MAX),
+            Ok(n) if n < want / 4 => want = (want / 2).max(READ_MIN),
             Ok(_) => {}
             Err(e) => {
                 let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));

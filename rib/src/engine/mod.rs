@@ -372,7 +372,16 @@ impl Engine {
                 over_limit: false,
             },
         );
+        self.share_output();
         self.drain(peer);
+    }
+
+    /// Gives every session its share of the output budget.
+    fn share_output(&mut self) {
+        let high = crate::out::out_high(self.peers.len());
+        for p in self.peers.values_mut() {
+            p.out.high = high;
+        }
     }
 
     /// The session went down: its routes go, and what it was owed.
@@ -408,6 +417,7 @@ impl Engine {
     /// Forgets a session's output side; its routes are dealt with apart.
     fn close_session(&mut self, peer: PeerId) -> Option<Peer> {
         let p = self.peers.remove(&peer)?;
+        self.share_output();
         if !p.out.add_path.is_empty() {
             self.add_path_sessions -= 1;
         }
@@ -704,7 +714,7 @@ impl Engine {
             return;
         }
         p.out.queued = p.out.queued.saturating_sub(bytes);
-        if p.out.backlogged() && p.out.queued <= crate::out::OUT_LOW {
+        if p.out.backlogged() && p.out.low() {
             self.drain(peer);
             self.release_zombies();
         }

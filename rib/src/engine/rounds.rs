@@ -43,7 +43,7 @@ impl Engine {
         let (peers, mut c, scratch, transmits) = self.parts();
         for p in peers.values_mut() {
             p.out.take_round(&mut c, &slots, &paths, scratch, transmits);
-            if p.out.backlogged() && p.out.queued <= crate::out::OUT_LOW {
+            if p.out.backlogged() && p.out.low() {
                 p.out.drain(&mut c, scratch, transmits);
             }
         }

@@ -18,6 +18,11 @@ pub fn p(s: &str) -> Prefix {
     s.parse().unwrap()
 }
 
+/// Peer `n`'s address: 10.0.0.n, counting on into 10.0.1.0 and beyond.
+pub fn addr(n: u32) -> String {
+    format!("10.0.{}.{}", n / 256, n % 256)
+}
+
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -86,7 +91,7 @@ impl Net {
         }
     }
 
-    /// Brings up peer `n` (address 10.0.0.n): eBGP in AS 65000+n, or iBGP.
+    /// Brings up peer `n` (address [`addr`]): eBGP in AS 65000+n, or iBGP.
     pub fn up(&mut self, n: u32, ebgp: bool, add_path: bool) {
         self.up_as(n, ebgp, add_path, false)
     }
@@ -110,9 +115,9 @@ impl Net {
             ebgp,
             peer_address: match self.transport6 {
                 Some(_) => ip(&format!("fd00::{n}")),
-                None => ip(&format!("10.0.0.{n}")),
+                None => ip(&addr(n)),
             },
-            peer_router_id: RouterId(format!("10.0.0.{n}").parse().unwrap()),
+            peer_router_id: RouterId(addr(n).parse().unwrap()),
             local_address: match self.transport6 {
                 Some(_) => ip("fd00::100"),
                 None => ip("10.0.0.100"),
@@ -159,7 +164,7 @@ impl Net {
         let mut a = RouteAttrs {
             origin: Some(Origin::Igp),
             as_path: AsPath::sequence((0..len).map(|_| Asn(first_as))),
-            next_hop: Some(ip(&format!("10.0.0.{n}"))),
+            next_hop: Some(ip(&addr(n))),
             local_pref: Some(100),
             ..RouteAttrs::default()
         };
