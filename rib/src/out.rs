@@ -34,8 +34,9 @@ pub const OUT_HIGH: usize = 64 * 1024;
 pub const OUT_MIN: usize = 8 * 1024;
 /// Unwritten bytes allowed over all sessions. A reflector with thousands
 /// of clients that read slower than it produces would otherwise hold
-/// `OUT_HIGH` for each (128 MB for 2000).
-pub const OUT_BUDGET: usize = 16 << 20;
+/// `OUT_HIGH` for each (128 MB for 2000); with up to 128 sessions each
+/// has the whole of it.
+pub const OUT_BUDGET: usize = 8 << 20;
 
 /// Each session's high mark when `sessions` share the budget.
 pub fn out_high(sessions: usize) -> usize {
@@ -447,7 +448,19 @@ impl PeerOut {
         tx.push(Transmit {
             peer: self.id,
             epoch: self.epoch,
-            bytes: buf.freeze(),
+            bytes: fitted(buf),
         });
+    }
+}
+
+/// The bytes of `buf` in an allocation of their size when it grew well
+/// past them: what waits for a slow peer then costs what it says (a
+/// buffer that doubled as it filled can be nearly half empty, and
+/// thousands of sessions each hold one).
+fn fitted(buf: bytes::BytesMut) -> Bytes {
+    if buf.capacity() - buf.len() > 1024 {
+        Bytes::copy_from_slice(&buf)
+    } else {
+        buf.freeze()
     }
 }
