@@ -36,9 +36,8 @@ pub const STATIC_PROTOCOL: &str = "static1";
 /// first kernel protocol).
 pub const KERNEL_PROTOCOL: &str = "kernel1";
 
-/// A peer task's command channel.
-pub type PeerControl =
-    tokio::sync::mpsc::UnboundedSender<(crate::peer::Command, oneshot::Sender<crate::peer::CommandResult>)>;
+/// A peer task's channel, for its commands.
+pub type PeerControl = crate::peer::PeerTx;
 
 /// What the rest of the daemon tells the engine's task.
 pub enum RdeMsg {
@@ -393,7 +392,7 @@ impl Shell {
                 for ev in self.engine.take_limit_events() {
                     if let Some(c) = self.controls.get(&ev.peer) {
                         let (tx, _) = oneshot::channel();
-                        let _ = c.send((crate::peer::Command::PrefixLimit(ev), tx));
+                        c.command(crate::peer::Command::PrefixLimit(ev), tx);
                     }
                 }
             }

@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::PeerTx;
 use crate::rde::RdeMsg;
 
 /// What the connection tasks report to their peer task.
@@ -67,7 +68,7 @@ pub fn attach(
     id: ConnId,
     peer: PeerId,
     stream: TcpStream,
-    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    events: PeerTx,
     rde: mpsc::UnboundedSender<RdeMsg>,
     in_flight: std::sync::Arc<Semaphore>,
     updates_out: prometheus_client::metrics::counter::Counter,
@@ -92,7 +93,7 @@ async fn write(
     peer: PeerId,
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
-    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    events: PeerTx,
     rde: mpsc::UnboundedSender<RdeMsg>,
     updates_out: prometheus_client::metrics::counter::Counter,
 ) {
@@ -129,7 +130,7 @@ async fn write(
             }
         }
         if let Err(e) = write_all(&mut wr, &mut bufs).await {
-            let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+            events.conn(id, ConnEvent::Closed(Some(e.to_string())));
             return;
         }
         if let Some((epoch, bytes)) = updates {
@@ -139,7 +140,7 @@ async fn write(
             break;
         }
         if rx.is_empty() {
-            let _ = events.send((id, ConnEvent::Drained));
+            events.conn(id, ConnEvent::Drained);
         }
     }
     let _ = wr.shutdown().await;
@@ -180,7 +181,7 @@ async fn write_all(wr: &mut tokio::net::tcp::OwnedWriteHalf, bufs: &mut Vec<Byte
 async fn read(
     id: ConnId,
     mut rd: tokio::net::tcp::OwnedReadHalf,
-    events: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    events: PeerTx,
     in_flight: std::sync::Arc<Semaphore>,
 ) {
     // The buffer starts small and grows while reads fill it: a reflector
@@ -203,13 +204,13 @@ async fn read(
                         Some(2) => in_flight.clone().acquire_owned().await.ok(),
                         _ => None,
                     };
-                    if events.send((id, ConnEvent::Frame(f, permit))).is_err() {
+                    if !events.conn(id, ConnEvent::Frame(f, permit)) {
                         return;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = events.send((id, ConnEvent::Framing(e)));
+                    events.conn(id, ConnEvent::Framing(e));
                     return;
                 }
             }
@@ -218,14 +219,14 @@ async fn read(
         buf.reserve(want);
         match rd.read_buf(&mut buf).await {
             Ok(0) => {
-                let _ = events.send((id, ConnEvent::Closed(None)));
+                events.conn(id, ConnEvent::Closed(None));
                 return;
             }
             Ok(n) if n >= want => want = (want * 2).min(READ_MAX),
             Ok(n) if n < want / 4 => want = (want / 2).max(READ_MIN),
             Ok(_) => {}
             Err(e) => {
-                let _ = events.send((id, ConnEvent::Closed(Some(e.to_string()))));
+                events.conn(id, ConnEvent::Closed(Some(e.to_string())));
                 return;
             }
         }

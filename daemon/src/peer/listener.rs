@@ -93,7 +93,7 @@ pub async fn serve(listener: TcpListener, peers: Arc<std::sync::RwLock<Vec<PeerH
             .cloned();
         match peer {
             Some(p) => {
-                let _ = p.accept.send(stream);
+                p.tx.accept(stream);
             }
             None => {
                 warn!("refused connection from {from}: not a configured peer");

@@ -10,14 +10,14 @@ use bgp_fsm::{Action, ConnId, Event, Negotiated, Peer, SessionError, State, Time
 use bgp_wire::{CeaseSubcode, Message, Notification, NotifyKind, SessionCtx};
 use rib::PeerId;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::conn::{attach, Conn, ConnEvent, WriterMsg};
 use super::last_error::{describe, LastError};
 use super::malformed::{self, MalformedLog};
 use super::sockopt;
-use super::{Command, CommandResult, PeerHandle, PeerStatus};
+use super::{Command, CommandResult, Input, PeerHandle, PeerStatus, PeerTx};
 use crate::config::PeerSettings;
 use crate::rde::RdeMsg;
 
@@ -27,7 +27,9 @@ struct Task {
     fsm: Peer,
     timers: HashMap<Timer, Instant>,
     conns: HashMap<ConnId, Conn>,
-    events_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    /// This task's own channel: connections report on it, and the engine
+    /// sends commands (a prefix limit) through it.
+    tx: PeerTx,
     status: Arc<Mutex<PeerStatus>>,
     next_incoming: u64,
     /// The socket error of the last failed outgoing attempt, for `show protocols`.
@@ -48,8 +50,6 @@ struct Task {
     peer_gr: Option<bgp_wire::capability::GracefulRestart>,
     /// Malformed input is logged at most once a minute.
     malformed: MalformedLog,
-    /// This task's own command channel, for the engine to reach it.
-    control: mpsc::UnboundedSender<(Command, oneshot::Sender<CommandResult>)>,
     /// When a session ended by its prefix limit starts again.
     limit_restart: Option<Instant>,
     /// This peer's Prometheus series.
@@ -86,17 +86,14 @@ pub fn spawn(
         updates_received: 0,
         prefixes_received: 0,
     }));
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (acc_tx, acc_rx) = mpsc::unbounded_channel();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (tx, rx) = super::channel();
     let handle = PeerHandle {
         id,
         name: settings.name.clone(),
         address: settings.address,
         scope: settings.interface.as_deref().and_then(super::sockopt::if_index),
         status: status.clone(),
-        commands: cmd_tx.clone(),
-        accept: acc_tx,
+        tx: tx.clone(),
     };
     let task = Task {
         name: settings.name.clone(),
@@ -104,7 +101,7 @@ pub fn spawn(
         settings,
         timers: HashMap::new(),
         conns: HashMap::new(),
-        events_tx: ev_tx,
+        tx,
         status,
         next_incoming: 1,
         socket_error: None,
@@ -116,11 +113,10 @@ pub fn spawn(
         in_flight,
         permit: None,
         malformed: MalformedLog::default(),
-        control: cmd_tx,
         limit_restart: None,
         metrics: crate::metrics::metrics().peer(&handle.name),
     };
-    tokio::spawn(task.run(cmd_rx, acc_rx, ev_rx));
+    tokio::spawn(task.run(rx));
     handle
 }
 
@@ -133,12 +129,7 @@ impl Task {
         }
     }
 
-    async fn run(
-        mut self,
-        mut commands: mpsc::UnboundedReceiver<(Command, oneshot::Sender<CommandResult>)>,
-        mut accepted: mpsc::UnboundedReceiver<TcpStream>,
-        mut events: mpsc::UnboundedReceiver<(ConnId, ConnEvent)>,
-    ) {
+    async fn run(mut self, mut input: mpsc::UnboundedReceiver<Input>) {
         self.feed(Event::Start);
         loop {
             let next = self.timers.values().copied().chain(self.limit_restart).min();
@@ -149,8 +140,8 @@ impl Task {
                 }
             };
             tokio::select! {
-                c = commands.recv() => match c {
-                    Some((cmd, reply)) => {
+                i = input.recv() => match i {
+                    Some(Input::Command(cmd, reply)) => {
                         let stop = matches!(
                             cmd,
                             Command::Shutdown | Command::Decommission | Command::Deconfigure { .. }
@@ -173,10 +164,10 @@ impl Task {
                         }
                         let _ = reply.send(r);
                     }
+                    Some(Input::Accepted(stream)) => self.accepted(stream),
+                    Some(Input::Conn(id, ev)) => self.conn_event(id, ev),
                     None => return,
                 },
-                Some(stream) = accepted.recv() => self.accepted(stream),
-                Some((id, ev)) = events.recv() => self.conn_event(id, ev),
                 _ = sleep => self.fire_timers(),
             }
             self.publish_timers();
@@ -410,7 +401,7 @@ impl Task {
             id,
             self.id,
             stream,
-            self.events_tx.clone(),
+            self.tx.clone(),
             self.rde.clone(),
             self.in_flight.clone(),
             self.metrics.updates_out.clone(),
@@ -522,7 +513,7 @@ impl Task {
                         epoch: self.epoch,
                         session: Box::new(session),
                         out,
-                        control: self.control.clone(),
+                        control: self.tx.clone(),
                     });
                 }
                 self.set_status(|s| {
@@ -638,7 +629,7 @@ impl Task {
 
     fn connect(&mut self, id: ConnId) {
         let s = self.settings.clone();
-        let events = self.events_tx.clone();
+        let events = self.tx.clone();
         let timeout = s.connect_retry;
         tokio::spawn(async move {
             let r = tokio::time::timeout(timeout, sockopt::connect(&s)).await;
@@ -647,7 +638,7 @@ impl Task {
                 Ok(Err(e)) => ConnEvent::ConnectFailed(sockopt::describe_io(&e)),
                 Err(_) => ConnEvent::ConnectFailed("Connection timed out".into()),
             };
-            let _ = events.send((id, ev));
+            events.conn(id, ev);
         });
     }
 }
