@@ -36,9 +36,6 @@ pub const STATIC_PROTOCOL: &str = "static1";
 /// first kernel protocol).
 pub const KERNEL_PROTOCOL: &str = "kernel1";
 
-/// A peer task's channel, for its commands.
-pub type PeerControl = crate::peer::PeerTx;
-
 /// What the rest of the daemon tells the engine's task.
 pub enum RdeMsg {
     /// A session is up: send it the table, then End-of-RIB, through `out`.
@@ -49,7 +46,7 @@ pub enum RdeMsg {
         out: WriterTx,
         /// The peer task's commands, for what the engine decides about
         /// the session (its prefix limit).
-        control: PeerControl,
+        control: crate::peer::PeerTx,
     },
     /// The session went down: its routes go, or with `graceful` stay
     /// (stale) while the peer restarts.
@@ -311,7 +308,7 @@ struct Shell {
     /// Each session's writer, with the session's epoch.
     outs: HashMap<PeerId, (u64, WriterTx)>,
     /// Each session's peer task, for what the engine decides about it.
-    controls: HashMap<PeerId, PeerControl>,
+    controls: HashMap<PeerId, crate::peer::PeerTx>,
     in_flight: Arc<Semaphore>,
     /// A session went: free memory is given back once output is idle.
     trim: bool,

@@ -20,7 +20,9 @@ pub struct Session {
     buf: BytesMut,
 }
 
-fn open(asn: u32, id: Ipv4Addr) -> Open {
+/// The OPEN every test speaker sends: hold time 240, IPv4 unicast, route
+/// refresh, 4-octet AS.
+pub fn open(asn: u32, id: Ipv4Addr) -> Open {
     Open::new(
         Asn(asn),
         240,
@@ -259,15 +261,20 @@ pub fn generate_range(
         .collect()
 }
 
-/// Sends `routes` packed, then End-of-RIB.
-pub fn send_routes(s: &mut Session, routes: &[(NlriEntry, Arc<RouteAttrs>)]) -> std::io::Result<usize> {
-    let ups = rib::updates::pack(Family::IPV4_UNICAST, routes, &[], &s.ctx);
+/// `routes` as IPv4 UPDATEs, packed into as few as fit.
+pub fn encode_routes(routes: &[(NlriEntry, Arc<RouteAttrs>)], ctx: &SessionCtx) -> std::io::Result<BytesMut> {
     let mut out = BytesMut::with_capacity(routes.len() * 8);
-    for u in ups {
+    for u in rib::updates::pack(Family::IPV4_UNICAST, routes, &[], ctx) {
         Message::Update(Box::new(u))
-            .encode(&mut out, &s.ctx)
+            .encode(&mut out, ctx)
             .map_err(std::io::Error::other)?;
     }
+    Ok(out)
+}
+
+/// Sends `routes` packed, then End-of-RIB.
+pub fn send_routes(s: &mut Session, routes: &[(NlriEntry, Arc<RouteAttrs>)]) -> std::io::Result<usize> {
+    let mut out = encode_routes(routes, &s.ctx)?;
     Message::Update(Box::new(bgp_wire::Update::end_of_rib(Family::IPV4_UNICAST)))
         .encode(&mut out, &s.ctx)
         .map_err(std::io::Error::other)?;

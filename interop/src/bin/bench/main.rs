@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use interop::netns::Lan;
-use interop::speaker::{generate, generate_range, observe_until, send_routes, Session};
+use interop::speaker::{encode_routes, generate, generate_range, observe_until, send_routes, Session};
 use interop::TempDir;
 
 mod dut;
@@ -263,17 +263,9 @@ fn generator_rate(n: usize) -> f64 {
     let routes = generate(n, Ipv4Addr::new(10, 0, 0, 1), 65001);
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     let start = Instant::now();
-    let ups = rib::updates::pack(
-        bgp_wire::Family::IPV4_UNICAST,
-        &routes,
-        &[],
-        &bgp_wire::SessionCtx::default(),
-    );
-    let mut out = bytes::BytesMut::new();
-    for u in ups {
-        let _ = bgp_wire::Message::Update(Box::new(u)).encode(&mut out, &bgp_wire::SessionCtx::default());
+    if let Ok(out) = encode_routes(&routes, &bgp_wire::SessionCtx::default()) {
+        let _ = std::io::Write::write_all(&mut s, &out);
     }
-    let _ = std::io::Write::write_all(&mut s, &out);
     drop(s);
     let secs = start.elapsed().as_secs_f64();
     let _ = sink.join();

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_wire::attributes::Origin;
-use bgp_wire::{Asn, Capability, Family, Message, NlriEntry, Open, Prefix, RouterId, SessionCtx};
+use bgp_wire::{Message, NlriEntry, Prefix, SessionCtx};
 use bytes::{Buf, BytesMut};
+use interop::speaker::{self, encode_routes};
 use rib::RouteAttrs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -19,7 +20,8 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Calico's default AS: nodes and reflector are iBGP.
 pub const AS: u32 = 64512;
-/// The hold time the nodes offer; keepalives go at a third of it.
+/// The hold time the nodes offer ([`speaker::open`]); keepalives go at a
+/// third of it.
 const HOLD: u16 = 240;
 
 /// What every node of one run shares.
@@ -152,40 +154,22 @@ pub fn announce(addr: Ipv4Addr, blocks: impl Iterator<Item = usize>) -> Vec<u8> 
         ..RouteAttrs::default()
     });
     let routes: Vec<(NlriEntry, Arc<RouteAttrs>)> = blocks.map(|b| (NlriEntry::new(block(b)), attrs.clone())).collect();
-    let ctx = SessionCtx::default();
-    let mut out = BytesMut::new();
-    for u in rib::updates::pack(Family::IPV4_UNICAST, &routes, &[], &ctx) {
-        Message::Update(Box::new(u)).encode(&mut out, &ctx).expect("encodable");
-    }
-    out.to_vec()
-}
-
-fn open(addr: Ipv4Addr) -> Vec<u8> {
-    let o = Open::new(
-        Asn(AS),
-        HOLD,
-        RouterId(addr),
-        vec![
-            Capability::Multiprotocol {
-                family: Family::IPV4_UNICAST,
-            },
-            Capability::RouteRefresh,
-            Capability::FourOctetAs { asn: Asn(AS) },
-        ],
-    );
-    Message::Open(o)
-        .to_bytes(&SessionCtx::default())
+    encode_routes(&routes, &SessionCtx::default())
         .expect("encodable")
         .to_vec()
 }
 
-const KEEPALIVE: [u8; 19] = {
-    let mut k = [0xffu8; 19];
-    k[16] = 0;
-    k[17] = 19;
-    k[18] = 4;
-    k
-};
+fn open(addr: Ipv4Addr) -> Vec<u8> {
+    encoded(Message::Open(speaker::open(AS, addr)))
+}
+
+fn keepalive() -> Vec<u8> {
+    encoded(Message::Keepalive)
+}
+
+fn encoded(m: Message) -> Vec<u8> {
+    m.to_bytes(&SessionCtx::default()).expect("encodable").to_vec()
+}
 
 /// Connects from `local`, retrying while the reflector refuses. An
 /// attempt that hangs (a full accept queue drops the SYN) is given up
@@ -333,7 +317,7 @@ async fn run(
                 return Err("no OPEN within 5 s".into());
             }
             _ = ka.tick() => {
-                s.write_all(&KEEPALIVE).await.map_err(|e| e.to_string())?;
+                s.write_all(&keepalive()).await.map_err(|e| e.to_string())?;
                 continue;
             }
             _ = steady.notified(), if i == 0 && *established => {
@@ -352,7 +336,7 @@ async fn run(
             }
             let msg = buf.split_to(len);
             match msg[18] {
-                1 => s.write_all(&KEEPALIVE).await.map_err(|e| e.to_string())?,
+                1 => s.write_all(&keepalive()).await.map_err(|e| e.to_string())?,
                 2 => apply(&mut held, &msg[19..])?,
                 3 => {
                     return Err(format!(
@@ -402,7 +386,7 @@ pub async fn echo_reflector(listener: tokio::net::TcpListener, plan: Arc<Plan>) 
                 };
                 let o = peer.ip().octets();
                 let i = o[2] as usize * 250 + o[3] as usize - 1;
-                if w.write_all(&open(*peer.ip())).await.is_err() || w.write_all(&KEEPALIVE).await.is_err() {
+                if w.write_all(&open(*peer.ip())).await.is_err() || w.write_all(&keepalive()).await.is_err() {
                     return;
                 }
                 let mut buf = BytesMut::new();
