@@ -32,6 +32,7 @@ pub mod calico;
 pub mod config;
 pub mod control;
 pub mod kernel;
+pub mod mailbox;
 pub mod metrics;
 pub mod peer;
 pub mod rde;

@@ -45,7 +45,7 @@ pub enum WriterMsg {
 }
 
 /// Where the writer of a connection takes its work.
-pub type WriterTx = mpsc::UnboundedSender<WriterMsg>;
+pub type WriterTx = crate::mailbox::Sender<WriterMsg>;
 
 /// A connection's tasks.
 pub struct Conn {
@@ -77,7 +77,7 @@ pub fn attach(
     let _ = stream.set_nodelay(true);
     super::sockopt::set_notsent_lowat(&stream);
     let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel::<WriterMsg>();
+    let (tx, rx) = crate::mailbox::channel::<WriterMsg>();
     let writer = tokio::spawn(write(id, peer, wr, rx, events.clone(), rde, updates_out));
     let reader = tokio::spawn(read(id, rd, events, in_flight));
     Conn {
@@ -92,7 +92,7 @@ async fn write(
     id: ConnId,
     peer: PeerId,
     mut wr: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<WriterMsg>,
+    mut rx: crate::mailbox::Receiver<WriterMsg>,
     events: PeerTx,
     rde: mpsc::UnboundedSender<RdeMsg>,
     updates_out: prometheus_client::metrics::counter::Counter,
@@ -126,7 +126,7 @@ async fn write(
                 }
             }
             if queued < MAX_WRITE {
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
             }
         }
         if let Err(e) = write_all(&mut wr, &mut bufs).await {
@@ -184,11 +184,13 @@ async fn read(
     events: PeerTx,
     in_flight: std::sync::Arc<Semaphore>,
 ) {
-    // The buffer starts small and grows while reads fill it: a reflector
-    // with thousands of idle clients holds a few kB for each, a full
-    // table still arrives in 64 kB reads.
+    // The buffer starts small and grows while reads fill it, so a full
+    // table still arrives in 64 kB reads. While no partial message waits
+    // in it, it is let go before waiting for the socket: a reflector's
+    // thousands of idle clients hold no read buffer at all (the frames
+    // split off it keep their bytes alive until they are applied).
     let mut want = READ_MIN;
-    let mut buf = BytesMut::with_capacity(want);
+    let mut buf = BytesMut::new();
     // Framing allows the largest messages any session may use; the peer
     // task checks each against what was negotiated.
     let lenient = SessionCtx {
@@ -213,6 +215,13 @@ async fn read(
                     events.conn(id, ConnEvent::Framing(e));
                     return;
                 }
+            }
+        }
+        if buf.is_empty() {
+            buf = BytesMut::new();
+            if let Err(e) = rd.readable().await {
+                events.conn(id, ConnEvent::Closed(Some(e.to_string())));
+                return;
             }
         }
         // Allocates only when the room left is short of `want`.

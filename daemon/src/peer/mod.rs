@@ -20,7 +20,9 @@ use std::time::{Instant, SystemTime};
 
 use bgp_fsm::{Negotiated, State};
 use bgp_wire::Asn;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use crate::mailbox;
 
 /// A snapshot of one peer.
 #[derive(Clone, Debug)]
@@ -117,10 +119,9 @@ pub struct PeerHandle {
     pub tx: PeerTx,
 }
 
-/// Everything that reaches a peer task, on its one channel. (A tokio
-/// unbounded channel allocates its first block of 32 slots when made: with
-/// a channel each for commands, accepted connections and connection events,
-/// a reflector of 2000 clients held 12 MB of empty slots.)
+/// Everything that reaches a peer task, on its one channel (one queue per
+/// peer, not one each for commands, accepted connections and connection
+/// events: see [`mailbox`] for what a queue costs).
 pub enum Input {
     Command(Command, oneshot::Sender<CommandResult>),
     Accepted(tokio::net::TcpStream),
@@ -129,7 +130,7 @@ pub enum Input {
 
 /// A sender to a peer task; each method says whether the task took it.
 #[derive(Clone)]
-pub struct PeerTx(mpsc::UnboundedSender<Input>);
+pub struct PeerTx(mailbox::Sender<Input>);
 
 impl PeerTx {
     pub fn command(&self, c: Command, reply: oneshot::Sender<CommandResult>) -> bool {
@@ -146,8 +147,8 @@ impl PeerTx {
 }
 
 /// A peer task's channel.
-pub fn channel() -> (PeerTx, mpsc::UnboundedReceiver<Input>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+pub fn channel() -> (PeerTx, mailbox::Receiver<Input>) {
+    let (tx, rx) = mailbox::channel();
     (PeerTx(tx), rx)
 }
 

@@ -116,8 +116,23 @@ pub fn spawn(
         limit_restart: None,
         metrics: crate::metrics::metrics().peer(&handle.name),
     };
-    tokio::spawn(task.run(rx));
+    // Boxed, so that the task's future holds a pointer to it: an async
+    // fn's arguments are stored in its future twice (rust-lang/rust#62958),
+    // which made each peer task's future 2.3 kB instead of 0.4 kB.
+    tokio::spawn(Box::new(task).run(rx));
     handle
+}
+
+/// Waits (a little) for a stopping peer's writers to flush and for the peer
+/// to close its side after our NOTIFICATION; the peer task answers the stop
+/// only then, and the daemon exits when every peer has answered. Exiting
+/// first loses what is unwritten, and exiting with the peer's data unread
+/// makes the kernel send RST, which can lose the NOTIFICATION too.
+async fn finish(closing: Vec<tokio::task::JoinHandle<()>>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    for r in closing {
+        let _ = tokio::time::timeout_at(deadline, r).await;
+    }
 }
 
 impl Task {
@@ -129,7 +144,7 @@ impl Task {
         }
     }
 
-    async fn run(mut self, mut input: mpsc::UnboundedReceiver<Input>) {
+    async fn run(mut self: Box<Self>, mut input: crate::mailbox::Receiver<Input>) {
         self.feed(Event::Start);
         loop {
             let next = self.timers.values().copied().chain(self.limit_restart).min();
@@ -148,17 +163,9 @@ impl Task {
                         );
                         let r = self.command(cmd);
                         if stop {
-                            // Wait (a little) for our writers to flush and each
-                            // peer to close its side after our NOTIFICATION, and
-                            // only then answer: the daemon exits when every peer
-                            // has answered. Exiting first loses what is
-                            // unwritten, and exiting with the peer's data unread
-                            // makes the kernel send RST, which can lose the
-                            // NOTIFICATION too.
-                            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-                            for r in self.closing.drain(..) {
-                                let _ = tokio::time::timeout_at(deadline, r).await;
-                            }
+                            // Boxed: the future of this once-only wait would
+                            // otherwise be part of every peer task's, all along.
+                            Box::pin(finish(std::mem::take(&mut self.closing))).await;
                             let _ = reply.send(r);
                             return;
                         }
