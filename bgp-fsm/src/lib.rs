@@ -8,7 +8,7 @@
 //! duration; the daemon keeps the deadline and sends the expiry back.
 //!
 //! Covered: the six states; ConnectRetry with backoff and jitter (RFC 4271
-//! §10); hold time negotiation (0, or at least 3 s; 1–2 refused with 2/6) and
+//! §10), a refused attempt made again after the connect delay as BIRD does; hold time negotiation (0, or at least 3 s; 1–2 refused with 2/6) and
 //! keepalive at a third of it; OPEN checks (peer AS 2/2, BGP Identifier 2/3,
 //! no common family 2/7) and capability negotiation into the [`Negotiated`]
 //! session parameters and the decode/encode contexts of `bgp-wire`;

@@ -242,11 +242,6 @@ impl Peer {
         out.push(Action::StartTimer(Timer::ConnectRetry, d));
     }
 
-    /// ConnectRetryTime grows with consecutive failures: ×1, ×2, ×4 at most.
-    fn retry_interval(&self) -> Duration {
-        self.cfg.connect_retry * (1u32 << self.connect_retry_counter.min(2))
-    }
-
     /// A session or attempt failed: every connection goes, and the peer
     /// waits in Idle for the idle hold time, which doubles on each error
     /// (RFC 4271 §8.1.1 DampPeerOscillations).
@@ -268,6 +263,13 @@ impl Peer {
             out.push(Action::StartTimer(Timer::IdleHold, d));
             self.error_wait = (self.error_wait * 2).min(self.cfg.error_wait.1);
         }
+    }
+
+    /// ConnectRetryTime grows with consecutive failures: ×1, ×2, ×4 at most.
+    /// It bounds an attempt that gets no answer; a refused one is made
+    /// again after the connect delay instead ([`Peer::conn_failed`]).
+    fn retry_interval(&self) -> Duration {
+        self.cfg.connect_retry * (1u32 << self.connect_retry_counter.min(2))
     }
 
     /// Sends `n` on `id`, closes it and fails the peer.
@@ -449,11 +451,17 @@ impl Peer {
         let Some(c) = self.conn(id) else { return };
         match c.state {
             ConnState::Connecting => {
-                // Connect + TcpConnectionFails: go on waiting (Active); the
-                // ConnectRetryTimer that is running brings the next attempt.
+                // Connect + TcpConnectionFails: back to Active (§8.2.2). The
+                // next attempt comes after the connect delay, as BIRD makes
+                // it (`connect delay time`), not after what is left of
+                // ConnectRetry, which grows: a peer refuses while its
+                // speaker is still starting, and a mesh whose nodes start
+                // one after another comes up that much sooner.
                 self.conns.retain(|c| c.id != id);
                 self.connect_retry_counter = self.connect_retry_counter.saturating_add(1);
                 self.last_error = Some(SessionError::ConnectionClosed);
+                out.push(Action::StopTimer(Timer::ConnectRetry));
+                self.schedule_connect(self.cfg.connect_delay, out);
             }
             ConnState::OpenSent if self.conns.len() > 1 => {
                 // The other connection carries on.

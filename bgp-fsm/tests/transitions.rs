@@ -457,7 +457,7 @@ fn errors_hold_the_peer_idle_longer_each_time_and_a_stable_session_forgets() {
 }
 
 #[test]
-fn connect_retry_backs_off_with_jitter() {
+fn a_refused_attempt_is_made_again_after_the_connect_delay() {
     let mut p = Peer::new(cfg(), 11);
     let a = p.handle(Event::Start);
     let first = timer_of(&a, Timer::ConnectRetry).unwrap();
@@ -465,26 +465,42 @@ fn connect_retry_backs_off_with_jitter() {
         first <= Duration::from_secs(2) && first >= Duration::from_millis(1500),
         "connect delay 2 s"
     );
-    let mut intervals = Vec::new();
-    for seq in 1..=5 {
-        let a = p.handle(Event::TimerExpired(Timer::ConnectRetry));
-        assert!(a.contains(&Action::Connect(ConnId {
-            dir: Direction::Outgoing,
-            seq
-        })));
-        intervals.push(timer_of(&a, Timer::ConnectRetry).unwrap());
-        p.handle(Event::ConnectionFailed(ConnId {
+    // ConnectRetry bounds each attempt: 5 s, then 10 s after the first
+    // failure, then 20 s at most.
+    let nominal = [5u64, 10, 20, 20, 20];
+    for (seq, n) in (1..=5).zip(nominal) {
+        let id = ConnId {
             dir: Direction::Outgoing,
             seq,
-        }));
-        assert_eq!(p.state(), State::Active);
-    }
-    // 5 s, then 10 s after the first failure, then 20 s at most.
-    let nominal = [5u64, 10, 20, 20, 20];
-    for (d, n) in intervals.iter().zip(nominal) {
+        };
+        let a = p.handle(Event::TimerExpired(Timer::ConnectRetry));
+        assert!(a.contains(&Action::Connect(id)));
+        let bound = timer_of(&a, Timer::ConnectRetry).unwrap();
         let n = Duration::from_secs(n);
-        assert!(*d <= n && *d >= n.mul_f64(0.75), "{intervals:?}");
+        assert!(bound <= n && bound >= n.mul_f64(0.75), "attempt {seq}: {bound:?}");
+        // Refused: the next attempt after the connect delay, every time,
+        // as BIRD makes it.
+        let a = p.handle(Event::ConnectionFailed(id));
+        assert_eq!(p.state(), State::Active);
+        let next = timer_of(&a, Timer::ConnectRetry).expect("a next attempt");
+        assert!(
+            next <= Duration::from_secs(2) && next >= Duration::from_millis(1500),
+            "attempt {seq}: {next:?}"
+        );
+        assert_eq!(p.connect_retry_counter(), seq as u32);
     }
+}
+
+#[test]
+fn an_attempt_without_answer_is_given_up_and_made_again() {
+    let mut p = Peer::new(cfg(), 5);
+    p.handle(Event::Start);
+    let a = p.handle(Event::TimerExpired(Timer::ConnectRetry));
+    assert!(a.contains(&Action::Connect(OUT1)));
+    // No answer within ConnectRetry: that attempt goes, the next starts.
+    let a = p.handle(Event::TimerExpired(Timer::ConnectRetry));
+    assert!(a.iter().any(|x| matches!(x, Action::Connect(c) if c.seq == 2)), "{a:?}");
+    assert_eq!(p.state(), State::Connect);
 }
 
 #[test]
