@@ -493,3 +493,27 @@ pub fn vtysh(vty: &Path, cmd: &str) -> String {
         .arg(vty)
         .args(["-d", "bgpd", "-c", cmd]))
 }
+
+/// BIRD 1.6.8, unpacked from Debian's `bird` package by the test command
+/// (`BIRD16_BIRD` names another).
+pub fn bird16() -> String {
+    std::env::var("BIRD16_BIRD").unwrap_or_else(|_| "/opt/tern-bird1.6/usr/sbin/bird".into())
+}
+
+/// A benchmark's comma-separated argument, or `default`.
+pub fn arg_list(arg: Option<&String>, default: &str) -> Vec<String> {
+    arg.map_or(default, |s| s.as_str())
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Rounds per benchmark case (`TERN_BENCH_RUNS`, at least 1): this VM's
+/// speed drifts, so cases take turns and each one's median round counts.
+pub fn bench_runs() -> usize {
+    std::env::var("TERN_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}

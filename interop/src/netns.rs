@@ -2,7 +2,8 @@
 //! never resolves next hops in 127.0.0.0/8): one namespace per speaker,
 //! joined through veth pairs to a bridge in a namespace of its own. Every
 //! namespace is created by the test and deleted on drop; the root
-//! namespace is not touched. Addresses: 10.200.N.i/24 and fd00:200:N::i/64.
+//! namespace is not touched. Addresses: 10.200.N.i/24 and fd00:200:N::i/64
+//! ([`Lan::new`]), or 10.202.0.0/16 for up to 1023 nodes ([`Lan::wide`]).
 
 use std::process::Command;
 
@@ -72,20 +73,39 @@ impl Drop for Netns {
 
 /// Speakers on one LAN.
 pub struct Lan {
-    /// The nodes, in order: node i has 10.200.N.(i+1).
+    /// The nodes, in order: node i has 10.200.N.(i+1) (see [`Lan::wide`]).
     pub nodes: Vec<Netns>,
     pub net: u8,
+    v4: Vec<String>,
     _bridge: Netns,
 }
 
 impl Lan {
     /// `n` namespaces on network 10.200.`net`.0/24 (and fd00:200:`net`::/64).
     pub fn new(net: u8, n: usize) -> Lan {
-        let tag = format!("tern{}-{net}", std::process::id());
+        assert!(n < 254, "a /24 holds 253 nodes");
+        Lan::build(&format!("{net}"), net, n, |i| {
+            (
+                format!("10.200.{net}.{}/24", i + 1),
+                Some(format!("fd00:200:{net}::{}/64", i + 1)),
+            )
+        })
+    }
+
+    /// Up to 1023 namespaces (a bridge's most ports) on 10.202.0.0/16, IPv4
+    /// only: node i has 10.202.(i / 250).(i % 250 + 1).
+    pub fn wide(n: usize) -> Lan {
+        assert!(n < 1024, "a bridge has at most 1023 ports");
+        Lan::build("w", 0, n, |i| (format!("10.202.{}.{}/16", i / 250, i % 250 + 1), None))
+    }
+
+    fn build(tag: &str, net: u8, n: usize, addr: impl Fn(usize) -> (String, Option<String>)) -> Lan {
+        let tag = format!("tern{}-{tag}", std::process::id());
         let bridge = Netns::add(format!("{tag}-br"));
         bridge.ip(&["link", "add", "br0", "type", "bridge"]);
         bridge.ip(&["link", "set", "br0", "up"]);
         let mut nodes = Vec::new();
+        let mut v4 = Vec::new();
         for i in 0..n {
             let ns = Netns::add(format!("{tag}-n{}", i + 1));
             let port = format!("p{}", i + 1);
@@ -94,28 +114,25 @@ impl Lan {
             ]);
             bridge.ip(&["link", "set", &port, "master", "br0"]);
             bridge.ip(&["link", "set", &port, "up"]);
-            ns.ip(&["addr", "add", &format!("10.200.{net}.{}/24", i + 1), "dev", "eth0"]);
-            ns.ip(&[
-                "-6",
-                "addr",
-                "add",
-                &format!("fd00:200:{net}::{}/64", i + 1),
-                "dev",
-                "eth0",
-                "nodad",
-            ]);
+            let (a4, a6) = addr(i);
+            ns.ip(&["addr", "add", &a4, "dev", "eth0"]);
+            if let Some(a6) = a6 {
+                ns.ip(&["-6", "addr", "add", &a6, "dev", "eth0", "nodad"]);
+            }
             ns.ip(&["link", "set", "eth0", "up"]);
             nodes.push(ns);
+            v4.push(a4.split('/').next().unwrap_or_default().to_string());
         }
         Lan {
             nodes,
             net,
+            v4,
             _bridge: bridge,
         }
     }
 
     pub fn v4(&self, i: usize) -> String {
-        format!("10.200.{}.{}", self.net, i + 1)
+        self.v4[i].clone()
     }
 
     pub fn v6(&self, i: usize) -> String {

@@ -308,11 +308,7 @@ fn main() {
     let mut net = 90u8;
     // This VM's speed drifts between runs: with several rounds the devices
     // take turns, and each one's median round is reported.
-    let runs: usize = std::env::var("TERN_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let runs = interop::bench_runs();
     for sc in &scenarios {
         println!("\nscenario: {}", sc.describe());
         let mut rounds: Vec<Vec<Result>> = duts.iter().map(|_| Vec::new()).collect();

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use interop::netns::{Lan, Netns};
-use interop::TempDir;
+use interop::{arg_list as list, TempDir};
 use tokio::sync::{mpsc, Notify};
 
 mod client;
@@ -277,13 +277,6 @@ fn secs(d: Option<Duration>) -> String {
     d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64()))
 }
 
-fn list(arg: Option<&String>, default: &str) -> Vec<String> {
-    arg.map_or(default, |s| s.as_str())
-        .split(',')
-        .map(str::to_string)
-        .collect()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let sizes: Vec<usize> = list(args.get(1), "100,500,1000,2000")
@@ -298,11 +291,7 @@ fn main() {
         eprintln!("usage: rrscale [N,...] [tern,bird,bird1] [K,...]   e.g. rrscale 100,1000 tern,bird1 1,10");
         std::process::exit(2);
     }
-    let runs: usize = std::env::var("TERN_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let runs = interop::bench_runs();
     let mut net = 140u8;
     let mut next_net = || {
         net = if net >= 189 { 140 } else { net + 1 };

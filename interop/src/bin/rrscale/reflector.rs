@@ -5,18 +5,13 @@
 //! that it can resolve the nodes' next hops.
 
 use interop::netns::Netns;
-use interop::{ternd_bin, Proc, TempDir};
+use interop::{bird16, ternd_bin, Proc, TempDir};
 
 use crate::client::{node_addr, AS};
 
 const CLUSTER: &str = "244.0.0.1";
 /// The timers of confd's `bgp_template`.
 const TIMERS: &str = "connect delay time 2; connect retry time 5; error wait time 5,30;";
-
-/// BIRD 1.6.8, unpacked from Debian's `bird` package by the test command.
-fn bird16() -> String {
-    std::env::var("BIRD16_BIRD").unwrap_or_else(|_| "/opt/tern-bird1.6/usr/sbin/bird".into())
-}
 
 /// Whether `which` can run here.
 pub fn available(which: &str) -> bool {
