@@ -119,26 +119,50 @@ fn start(which: &str, lan: &Lan, dir: &TempDir, i: usize) -> (Proc, PathBuf) {
     (p, ctl)
 }
 
-/// The networks a node holds (`show route count`, asked on its control
-/// socket in BIRD's protocol, which both speak).
-fn networks(ctl: &Path) -> Option<usize> {
+/// The reply to `cmd` on a node's control socket, in BIRD's protocol
+/// (which both speak): its lines up to the last, codes and all.
+fn query(ctl: &Path, cmd: &str) -> Option<Vec<String>> {
     let mut s = UnixStream::connect(ctl).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut r = BufReader::new(s.try_clone().ok()?);
     let mut line = String::new();
     // The greeting: "0001 BIRD … ready."
     r.read_line(&mut line).ok()?;
-    s.write_all(b"show route count\n").ok()?;
+    s.write_all(format!("{cmd}\n").as_bytes()).ok()?;
+    let mut lines = Vec::new();
     loop {
         line.clear();
         if r.read_line(&mut line).ok()? == 0 {
             return None;
         }
+        lines.push(line.trim_end().to_string());
         let b = line.as_bytes();
         if b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b' ' {
-            return line.split(" for ").nth(1)?.split_whitespace().next()?.parse().ok();
+            return Some(lines);
         }
     }
+}
+
+/// The networks a node holds (`show route count`).
+fn networks(ctl: &Path) -> Option<usize> {
+    let last = query(ctl, "show route count")?.pop()?;
+    last.split(" for ").nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+/// A node's sessions that are not up, as `show protocols` lists them.
+fn not_up(ctl: &Path) -> Vec<String> {
+    query(ctl, "show protocols")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.contains("Mesh_") && !l.contains("Established"))
+        .map(|l| {
+            l.get(5..)
+                .unwrap_or(&l)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -204,10 +228,27 @@ fn run_one(which: &str, n: usize) -> Outcome {
     // BIRD's table also holds the LAN (its direct protocol).
     let all = n + usize::from(which == "bird1");
     let mut next = 0;
+    let mut since = Instant::now();
+    let mut told = false;
     while next < n {
         if networks(&nodes[next].1) == Some(all) {
             next += 1;
+            since = Instant::now();
+            told = false;
             continue;
+        }
+        // A node that keeps the harness waiting says why.
+        if !told && since.elapsed() > Duration::from_secs(20) {
+            told = true;
+            let down = not_up(&nodes[next].1);
+            println!(
+                "    node {next} ({}) still short at {:.0} s; {} sessions not up{}{}",
+                lan.v4(next),
+                t0.elapsed().as_secs_f64(),
+                down.len(),
+                if down.is_empty() { "" } else { ", e.g. " },
+                down.iter().take(3).cloned().collect::<Vec<_>>().join(" | ")
+            );
         }
         if STOP.load(Ordering::Relaxed) {
             out.note = "interrupted".into();
