@@ -76,7 +76,8 @@ pub struct Lan {
     /// The nodes, in order: node i has 10.200.N.(i+1) (see [`Lan::wide`]).
     pub nodes: Vec<Netns>,
     pub net: u8,
-    v4: Vec<String>,
+    /// On 10.202.0.0/16 ([`Lan::wide`]) rather than 10.200.`net`.0/24.
+    wide: bool,
     _bridge: Netns,
 }
 
@@ -84,28 +85,31 @@ impl Lan {
     /// `n` namespaces on network 10.200.`net`.0/24 (and fd00:200:`net`::/64).
     pub fn new(net: u8, n: usize) -> Lan {
         assert!(n < 254, "a /24 holds 253 nodes");
-        Lan::build(&format!("{net}"), net, n, |i| {
+        let mut lan = Lan::build(&format!("{net}"), n, |i| {
             (
                 format!("10.200.{net}.{}/24", i + 1),
                 Some(format!("fd00:200:{net}::{}/64", i + 1)),
             )
-        })
+        });
+        lan.net = net;
+        lan
     }
 
     /// Up to 1023 namespaces (a bridge's most ports) on 10.202.0.0/16, IPv4
     /// only: node i has 10.202.(i / 250).(i % 250 + 1).
     pub fn wide(n: usize) -> Lan {
         assert!(n < 1024, "a bridge has at most 1023 ports");
-        Lan::build("w", 0, n, |i| (format!("10.202.{}.{}/16", i / 250, i % 250 + 1), None))
+        let mut lan = Lan::build("w", n, |i| (format!("{}/16", wide_v4(i)), None));
+        lan.wide = true;
+        lan
     }
 
-    fn build(tag: &str, net: u8, n: usize, addr: impl Fn(usize) -> (String, Option<String>)) -> Lan {
+    fn build(tag: &str, n: usize, addr: impl Fn(usize) -> (String, Option<String>)) -> Lan {
         let tag = format!("tern{}-{tag}", std::process::id());
         let bridge = Netns::add(format!("{tag}-br"));
         bridge.ip(&["link", "add", "br0", "type", "bridge"]);
         bridge.ip(&["link", "set", "br0", "up"]);
         let mut nodes = Vec::new();
-        let mut v4 = Vec::new();
         for i in 0..n {
             let ns = Netns::add(format!("{tag}-n{}", i + 1));
             let port = format!("p{}", i + 1);
@@ -121,23 +125,32 @@ impl Lan {
             }
             ns.ip(&["link", "set", "eth0", "up"]);
             nodes.push(ns);
-            v4.push(a4.split('/').next().unwrap_or_default().to_string());
         }
         Lan {
             nodes,
-            net,
-            v4,
+            net: 0,
+            wide: false,
             _bridge: bridge,
         }
     }
 
+    /// Node i's address; past the last node, the address it would have
+    /// (tests give those to extra speakers).
     pub fn v4(&self, i: usize) -> String {
-        self.v4[i].clone()
+        if self.wide {
+            wide_v4(i)
+        } else {
+            format!("10.200.{}.{}", self.net, i + 1)
+        }
     }
 
     pub fn v6(&self, i: usize) -> String {
         format!("fd00:200:{}::{}", self.net, i + 1)
     }
+}
+
+fn wide_v4(i: usize) -> String {
+    format!("10.202.{}.{}", i / 250, i % 250 + 1)
 }
 
 /// Skips (returns true) when `bins` are missing or network namespaces
