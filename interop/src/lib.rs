@@ -517,3 +517,11 @@ pub fn bench_runs() -> usize {
         .unwrap_or(1)
         .max(1)
 }
+
+/// The round with the median time `took` (a failed round, `None`, counts
+/// as slowest); `None` when there was no round.
+pub fn median_round<T>(mut rounds: Vec<T>, took: impl Fn(&T) -> Option<Duration>) -> Option<T> {
+    rounds.sort_by_key(|r| took(r).unwrap_or(Duration::MAX));
+    let mid = rounds.len().checked_sub(1)? / 2;
+    rounds.into_iter().nth(mid)
+}

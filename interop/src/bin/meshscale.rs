@@ -337,13 +337,10 @@ fn main() {
                 all.push(o);
             }
         }
-        for (w, mut all) in which.iter().zip(rounds) {
-            if all.is_empty() {
-                continue;
+        for (w, all) in which.iter().zip(rounds) {
+            if let Some(o) = interop::median_round(all, |o| o.converged) {
+                rows.push((n, w.clone(), o));
             }
-            all.sort_by_key(|o| o.converged.unwrap_or(Duration::MAX));
-            let mid = (all.len() - 1) / 2;
-            rows.push((n, w.clone(), all.swap_remove(mid)));
         }
     }
     println!(

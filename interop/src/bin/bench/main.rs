@@ -274,10 +274,8 @@ fn generator_rate(n: usize) -> f64 {
 
 /// The round with the median convergence time (a failed round counts as
 /// slowest).
-fn median(mut rounds: Vec<Result>) -> Option<Result> {
-    rounds.sort_by_key(|r| r.converge.unwrap_or(Duration::MAX));
-    let mid = (rounds.len() - 1) / 2;
-    rounds.into_iter().nth(mid)
+fn median(rounds: Vec<Result>) -> Option<Result> {
+    interop::median_round(rounds, |r| r.converge)
 }
 
 const SCENARIOS: [&str; 4] = ["100k", "1m", "10x100k", "rr50x1k"];

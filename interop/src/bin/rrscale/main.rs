@@ -333,13 +333,10 @@ fn main() {
                     all.push(o);
                 }
             }
-            for (d, mut all) in duts.iter().zip(rounds) {
-                if all.is_empty() {
-                    continue;
+            for (d, all) in duts.iter().zip(rounds) {
+                if let Some(o) = interop::median_round(all, |o| o.converged) {
+                    rows.push((n, k, d.clone(), o));
                 }
-                all.sort_by_key(|o| o.converged.unwrap_or(Duration::MAX));
-                let mid = (all.len() - 1) / 2;
-                rows.push((n, k, d.clone(), all.swap_remove(mid)));
             }
         }
     }
