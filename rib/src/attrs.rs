@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
+use thin_vec::ThinVec;
 
 use bgp_wire::attributes::{Aggregator, AsPath, Community, ExtCommunity, LargeCommunity, Origin, RawAttribute};
 use bgp_wire::{ClusterId, RouterId};
@@ -13,25 +14,108 @@ use bgp_wire::{ClusterId, RouterId};
 /// The path attributes of a route (the NLRI-carrying MP attributes are not
 /// attributes of a route). The next hop is per family: IPv4 routes may
 /// have an IPv6 next hop (RFC 8950).
+///
+/// Laid out for a table with as many sets as a fifth of its prefixes (a
+/// real full table): lists that most sets carry are `ThinVec`s (one word
+/// here, nothing allocated when empty), and the attributes few routes
+/// carry sit behind one pointer ([`RareAttrs`]). 88 bytes, where plain
+/// `Vec`s of everything took 200.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RouteAttrs {
     pub origin: Option<Origin>,
+    pub atomic_aggregate: bool,
     pub as_path: AsPath,
     pub next_hop: Option<IpAddr>,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
-    pub atomic_aggregate: bool,
-    pub aggregator: Option<Aggregator>,
-    pub communities: Vec<Community>,
+    pub communities: ThinVec<Community>,
     pub originator_id: Option<RouterId>,
-    pub cluster_list: Vec<ClusterId>,
+    pub cluster_list: ThinVec<ClusterId>,
+    pub rare: RareAttrs,
+}
+
+/// The attributes few routes carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Rare {
+    pub aggregator: Option<Aggregator>,
     pub ext_communities: Vec<ExtCommunity>,
     pub large_communities: Vec<LargeCommunity>,
     /// Optional attributes we do not interpret, as received.
     pub unknown: Vec<RawAttribute>,
 }
 
+static NO_RARE: Rare = Rare {
+    aggregator: None,
+    ext_communities: Vec::new(),
+    large_communities: Vec::new(),
+    unknown: Vec::new(),
+};
+
+/// [`Rare`] behind a pointer that is null while they are all absent.
+/// Reads see an empty [`Rare`] then; a write allocates, and
+/// [`RouteAttrs::compact`] gives an empty one back. Equality and hashing
+/// go by the contents, so an empty box equals none.
+#[derive(Clone, Debug, Default)]
+pub struct RareAttrs(Option<Box<Rare>>);
+
+impl std::ops::Deref for RareAttrs {
+    type Target = Rare;
+    fn deref(&self) -> &Rare {
+        self.0.as_deref().unwrap_or(&NO_RARE)
+    }
+}
+
+impl std::ops::DerefMut for RareAttrs {
+    fn deref_mut(&mut self) -> &mut Rare {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl PartialEq for RareAttrs {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for RareAttrs {}
+
+impl std::hash::Hash for RareAttrs {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (**self).hash(h)
+    }
+}
+
+impl From<Rare> for RareAttrs {
+    fn from(r: Rare) -> RareAttrs {
+        let mut r = RareAttrs(Some(Box::new(r)));
+        r.compact();
+        r
+    }
+}
+
+impl RareAttrs {
+    /// Lets an empty box go.
+    fn compact(&mut self) {
+        if self.0.as_deref().is_some_and(|r| *r == NO_RARE) {
+            self.0 = None;
+        }
+    }
+}
+
 impl RouteAttrs {
+    /// Frees what the set does not use: spare capacity of its lists (a
+    /// list grown by pushes keeps up to half again) and an empty
+    /// [`RareAttrs`]. Interned sets are compacted.
+    pub fn compact(&mut self) {
+        self.communities.shrink_to_fit();
+        self.cluster_list.shrink_to_fit();
+        self.as_path.segments.shrink_to_fit();
+        for s in &mut self.as_path.segments {
+            s.asns.shrink_to_fit();
+        }
+        self.rare.compact();
+    }
+
     /// LOCAL_PREF for route selection: 100 when absent (BIRD's and
     /// Calico's default).
     pub fn local_pref_or_default(&self) -> u32 {
@@ -68,11 +152,12 @@ pub struct Interner {
 
 impl Interner {
     /// The shared copy of `attrs`.
-    pub fn intern(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
+    pub fn intern(&mut self, mut attrs: RouteAttrs) -> Arc<RouteAttrs> {
         let hash = self.hasher.hash_one(&attrs);
         if let Some((_, found)) = self.sets.find(hash, |(h, a)| *h == hash && **a == attrs) {
             return found.clone();
         }
+        attrs.compact();
         let a = Arc::new(attrs);
         self.sets.insert_unique(hash, (hash, a.clone()), |(h, _)| *h);
         a
@@ -118,5 +203,35 @@ impl Interner {
     pub fn heap_bytes(&self) -> usize {
         self.sets.capacity() * (std::mem::size_of::<(u64, Arc<RouteAttrs>)>() + 1)
             + self.sets.len() * (std::mem::size_of::<RouteAttrs>() + 16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::attributes::LargeCommunity;
+
+    #[test]
+    fn a_set_is_small() {
+        assert_eq!(std::mem::size_of::<RouteAttrs>(), 88);
+    }
+
+    #[test]
+    fn an_emptied_rare_part_equals_none_and_is_let_go() {
+        let plain = RouteAttrs::default();
+        let mut touched = RouteAttrs::default();
+        touched.rare.large_communities.push(LargeCommunity {
+            global: 1,
+            local1: 2,
+            local2: 3,
+        });
+        assert_ne!(plain, touched);
+        touched.rare.large_communities.clear();
+        assert_eq!(plain, touched, "an empty rare part is no rare part");
+        let mut i = Interner::default();
+        let a = i.intern(plain);
+        let b = i.intern(touched);
+        assert!(Arc::ptr_eq(&a, &b), "both intern to one set");
+        assert!(b.rare.0.is_none(), "the interned set holds no empty box");
     }
 }

@@ -147,7 +147,7 @@ impl Rule {
         let a = &route.attrs;
         match self.community {
             Some(AnyCommunity::Standard(c)) if !a.communities.contains(&c) => return false,
-            Some(AnyCommunity::Large(c)) if !a.large_communities.contains(&c) => return false,
+            Some(AnyCommunity::Large(c)) if !a.rare.large_communities.contains(&c) => return false,
             _ => {}
         }
         if !self.as_path_prefix.is_empty() {
@@ -201,9 +201,9 @@ impl RouteFilter {
                     }
                 }
                 Op::AddCommunity(AnyCommunity::Large(c)) => {
-                    if !a.large_communities.contains(c) {
-                        a.large_communities.push(*c);
-                        a.large_communities.sort_unstable();
+                    if !a.rare.large_communities.contains(c) {
+                        a.rare.large_communities.push(*c);
+                        a.rare.large_communities.sort_unstable();
                     }
                 }
                 Op::PrependAsPath(asns) => a.as_path = prepend_all(&a.as_path, asns),

@@ -88,13 +88,15 @@ impl PrefixFilter {
         for (i, a) in self.advertise.iter().enumerate().take(MAX_ADVERTISE) {
             if tags & 1 << i != 0 {
                 out.communities.extend(a.communities.iter().copied());
-                out.large_communities.extend(a.large.iter().copied());
+                out.rare.large_communities.extend(a.large.iter().copied());
             }
         }
         out.communities.sort_unstable();
         out.communities.dedup();
-        out.large_communities.sort_unstable();
-        out.large_communities.dedup();
+        if !out.rare.large_communities.is_empty() {
+            out.rare.large_communities.sort_unstable();
+            out.rare.large_communities.dedup();
+        }
     }
 
     /// Whether `route` to `p` may be exported. Routes learned from the
@@ -233,7 +235,7 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     let mut out = (**a).clone();
     // Optional attributes we do not know: transitive ones go on with the
     // Partial bit, non-transitive ones stop here (RFC 4271 §5).
-    out.unknown = a.unknown.iter().filter_map(|u| u.for_propagation()).collect();
+    out.rare.unknown = a.rare.unknown.iter().filter_map(|u| u.for_propagation()).collect();
     if c.ebgp {
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.

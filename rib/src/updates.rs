@@ -11,7 +11,7 @@ use bgp_wire::{
     Action, EncodeError, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionCtx, Update, UpdateWriter,
 };
 
-use crate::attrs::RouteAttrs;
+use crate::attrs::{Rare, RouteAttrs};
 
 /// A change to send: announce (with attributes) or withdraw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,13 +85,16 @@ fn base_attrs(a: &PathAttributes) -> RouteAttrs {
         med: a.med,
         local_pref: a.local_pref,
         atomic_aggregate: a.atomic_aggregate,
-        aggregator,
-        communities: a.communities.clone().unwrap_or_default(),
+        communities: a.communities.as_deref().unwrap_or_default().into(),
         originator_id: a.originator_id,
-        cluster_list: a.cluster_list.clone().unwrap_or_default(),
-        ext_communities: a.ext_communities.clone().unwrap_or_default(),
-        large_communities: a.large_communities.clone().unwrap_or_default(),
-        unknown: a.unknown.clone(),
+        cluster_list: a.cluster_list.as_deref().unwrap_or_default().into(),
+        rare: Rare {
+            aggregator,
+            ext_communities: a.ext_communities.clone().unwrap_or_default(),
+            large_communities: a.large_communities.clone().unwrap_or_default(),
+            unknown: a.unknown.clone(),
+        }
+        .into(),
     }
 }
 
@@ -142,13 +145,13 @@ pub fn path_attributes(attrs: &RouteAttrs, family: Family) -> PathAttributes {
         med: attrs.med,
         local_pref: attrs.local_pref,
         atomic_aggregate: attrs.atomic_aggregate,
-        aggregator: attrs.aggregator,
-        communities: (!attrs.communities.is_empty()).then(|| attrs.communities.clone()),
+        aggregator: attrs.rare.aggregator,
+        communities: (!attrs.communities.is_empty()).then(|| attrs.communities.to_vec()),
         originator_id: attrs.originator_id,
-        cluster_list: (!attrs.cluster_list.is_empty()).then(|| attrs.cluster_list.clone()),
-        ext_communities: (!attrs.ext_communities.is_empty()).then(|| attrs.ext_communities.clone()),
-        large_communities: (!attrs.large_communities.is_empty()).then(|| attrs.large_communities.clone()),
-        unknown: attrs.unknown.clone(),
+        cluster_list: (!attrs.cluster_list.is_empty()).then(|| attrs.cluster_list.to_vec()),
+        ext_communities: (!attrs.rare.ext_communities.is_empty()).then(|| attrs.rare.ext_communities.clone()),
+        large_communities: (!attrs.rare.large_communities.is_empty()).then(|| attrs.rare.large_communities.clone()),
+        unknown: attrs.rare.unknown.clone(),
         ..PathAttributes::default()
     };
     match (family, attrs.next_hop) {

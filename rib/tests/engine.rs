@@ -542,7 +542,7 @@ fn routes_within_an_advertised_range_carry_its_communities() {
     net.round();
     let within = &net.got(2).held[&(p("10.244.1.0/26"), None)];
     assert_eq!(within.communities, vec![Community(100 << 16 | 6532)]);
-    assert_eq!(within.large_communities.len(), 1);
+    assert_eq!(within.rare.large_communities.len(), 1);
     let outside = &net.got(2).held[&(p("192.0.2.0/24"), None)];
-    assert!(outside.communities.is_empty() && outside.large_communities.is_empty());
+    assert!(outside.communities.is_empty() && outside.rare.large_communities.is_empty());
 }

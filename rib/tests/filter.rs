@@ -100,7 +100,7 @@ fn the_first_matching_rule_decides_and_its_operations_apply() {
     let a = &net.got(2).held[&(p("10.1.1.0/24"), None)];
     assert_eq!(a.as_path.to_string(), "65100 65101 65001");
     assert!(a.communities.contains(&Community(65000 << 16 | 7)));
-    assert_eq!(a.large_communities.len(), 1);
+    assert_eq!(a.rare.large_communities.len(), 1);
     // Calico's priority travels in LOCAL_PREF: 2^31 - 1 - 256.
     assert_eq!(a.local_pref, Some(2_147_483_391));
 }

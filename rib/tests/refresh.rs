@@ -116,7 +116,7 @@ fn ibgp_only_attributes_from_an_ebgp_peer_are_dropped_not_a_loop() {
     net.announce_with(1, &["10.1.0.0/24"], 65001, 1, None, |a| {
         a.local_pref = Some(500);
         a.originator_id = Some(bgp_wire::RouterId("10.0.0.100".parse().unwrap()));
-        a.cluster_list = vec![bgp_wire::ClusterId("10.0.0.100".parse().unwrap())];
+        a.cluster_list = vec![bgp_wire::ClusterId("10.0.0.100".parse().unwrap())].into();
     });
     net.round();
     let got = net.got(2);

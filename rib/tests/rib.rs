@@ -135,7 +135,7 @@ fn each_decision_step_in_rfc_4271_order() {
             s1.clone(),
             attrs(|a| {
                 a.originator_id = Some(rid("5.5.5.5"));
-                a.cluster_list = vec![ClusterId(Ipv4Addr::new(1, 1, 1, 1))];
+                a.cluster_list = vec![ClusterId(Ipv4Addr::new(1, 1, 1, 1))].into();
             }),
         ),
         Reason::ClusterListLength,
@@ -242,7 +242,7 @@ fn loop_checks_on_import() {
         check_import(&l, &attrs(|a| a.originator_id = Some(rid("10.0.0.9"))), 0),
         Err(Ineligible::OriginatorIsUs)
     );
-    let cl = attrs(|a| a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())]);
+    let cl = attrs(|a| a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())].into());
     assert_eq!(check_import(&l, &cl, 0), Err(Ineligible::ClusterLoop));
     assert_eq!(
         check_import(&local(None), &cl, 0),
@@ -307,7 +307,7 @@ fn ibgp_split_horizon_and_route_reflection() {
         }),
         attrs(|a| {
             a.originator_id = Some(rid("7.7.7.7"));
-            a.cluster_list = vec![ClusterId("244.0.0.2".parse().unwrap())];
+            a.cluster_list = vec![ClusterId("244.0.0.2".parse().unwrap())].into();
         }),
     );
     let out = export(&rr, &reflected, Family::IPV4_UNICAST, &target(3, false, true)).unwrap();
@@ -324,8 +324,8 @@ fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
             a.local_pref = Some(300);
             a.med = Some(20);
             a.originator_id = Some(rid("3.3.3.3"));
-            a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())];
-            a.unknown = vec![
+            a.cluster_list = vec![ClusterId("244.0.0.1".parse().unwrap())].into();
+            a.rare.unknown = vec![
                 RawAttribute {
                     flags: 0xc0,
                     type_code: 99,
@@ -344,12 +344,12 @@ fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
     assert_eq!(out.next_hop, Some(ip("10.0.0.9")));
     assert_eq!((out.local_pref, out.med, out.originator_id), (None, None, None));
     assert!(out.cluster_list.is_empty());
-    assert_eq!(out.unknown.len(), 1, "only the transitive one goes on");
-    assert_eq!(out.unknown[0].flags & 0x20, 0x20, "with the Partial bit");
+    assert_eq!(out.rare.unknown.len(), 1, "only the transitive one goes on");
+    assert_eq!(out.rare.unknown[0].flags & 0x20, 0x20, "with the Partial bit");
     // NO_EXPORT stays inside the AS; NO_ADVERTISE goes nowhere.
     let ne = route(
         src(1, "10.0.0.1", "1.1.1.1", true),
-        attrs(|a| a.communities = vec![Community::NO_EXPORT]),
+        attrs(|a| a.communities = vec![Community::NO_EXPORT].into()),
     );
     assert_eq!(
         export(&local(None), &ne, Family::IPV4_UNICAST, &target(5, true, false)),
@@ -358,7 +358,7 @@ fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
     assert!(export(&local(None), &ne, Family::IPV4_UNICAST, &target(6, false, false)).is_some());
     let na = route(
         src(1, "10.0.0.1", "1.1.1.1", true),
-        attrs(|a| a.communities = vec![Community::NO_ADVERTISE]),
+        attrs(|a| a.communities = vec![Community::NO_ADVERTISE].into()),
     );
     assert_eq!(
         export(&local(None), &na, Family::IPV4_UNICAST, &target(6, false, false)),

@@ -622,7 +622,7 @@ impl Engine {
             origin: Some(Origin::Igp),
             next_hop: r.next_hop,
             local_pref: r.local_pref,
-            communities: r.communities,
+            communities: r.communities.into(),
             ..RouteAttrs::default()
         });
         let route = Route {
