@@ -9,6 +9,13 @@
 //! a dead attribute set's when the interner sweeps it
 //! ([`Exports::forget_attrs`]), a class's when its last peer leaves. So
 //! the cache holds exactly what the live routes and sessions need.
+//!
+//! It is bounded ([`CACHE_MAX`]): a table whose sets are as diverse as a
+//! real one (a set per five prefixes) would otherwise keep a rewritten
+//! copy of every set for as long as the route lives, which is most of
+//! what the copy costs. Routes go out in slot order, and prefixes that
+//! share a set mostly lie together, so a cache that forgets everything
+//! when full still answers most lookups.
 
 use std::sync::Arc;
 
@@ -19,6 +26,12 @@ use crate::attrs::{Interner, RouteAttrs};
 use crate::decision::{Route, Source};
 use crate::filter::Verdict;
 use crate::policy::{export, ExportClass, Local, PrefixFilter, Target};
+
+/// Entries kept before the cache starts afresh. 64k entries cost about
+/// 2.7 MB of index and whatever their rewritten sets take; the reflector
+/// scenarios of `bench` and `rrscale` (up to 44k sets per class) never
+/// reach it, a full table (200k sets) does.
+pub const CACHE_MAX: usize = 1 << 16;
 
 /// An export class's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,6 +156,12 @@ impl Exports {
             }
             None => route,
         };
+        if self.cache.len() >= CACHE_MAX {
+            // Start afresh; rewritten sets that messages still hold stay
+            // (and are found again by the interner while they do).
+            self.cache.clear();
+            self.sweep();
+        }
         let out = export(local, route, family, target).map(|mut a| {
             if tags != 0 {
                 filter.apply(tags, &mut a);

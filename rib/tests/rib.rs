@@ -540,3 +540,42 @@ fn a_session_with_its_own_local_as_prepends_that_as() {
     assert_eq!(check_import_as(&l, Asn(65100), &looped, 0), Err(Ineligible::AsLoop));
     assert_eq!(check_import(&l, &looped, 0), Ok(()));
 }
+
+/// A table with more distinct sets than the export cache keeps: the cache
+/// starts afresh instead of growing, what it answers stays right, and the
+/// rewritten sets it let go are freed.
+#[test]
+fn the_export_cache_is_bounded() {
+    use rib::export::{Exports, CACHE_MAX};
+    use rib::filter::Verdict;
+    let l = local(None);
+    let to = target(2, true, false);
+    let mut ex = Exports::default();
+    let class = ex.join(&to);
+    let from = src(1, "10.0.0.1", "1.1.1.1", true);
+    let filter = PrefixFilter::default();
+    let mut most = 0;
+    // The routes stay alive, as the table's do: the cache keys on the
+    // addresses of their sets.
+    let mut routes = Vec::new();
+    for i in 0..CACHE_MAX as u32 + 1000 {
+        let r = route(
+            from.clone(),
+            attrs(|a| a.as_path = AsPath::sequence([Asn(65001), Asn(i)])),
+        );
+        let out = ex
+            .export(&l, &r, Family::IPV4_UNICAST, &to, class, &filter, 0, Verdict::Default)
+            .expect("exported");
+        assert_eq!(out.as_path, AsPath::sequence([Asn(64512), Asn(65001), Asn(i)]));
+        most = most.max(ex.len());
+        drop(out);
+        routes.push(r);
+    }
+    assert_eq!(most, CACHE_MAX, "the cache fills up to its bound and no further");
+    assert!(ex.len() <= 1000, "then starts afresh: {}", ex.len());
+    assert!(
+        ex.sets() <= 1000 + 1,
+        "the sets only it held went with it: {}",
+        ex.sets()
+    );
+}
