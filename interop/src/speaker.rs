@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bgp_wire::attributes::{AsPath, AsSegment, Community, Origin, SegmentType};
+use bgp_wire::attributes::{AsPath, AsSegment, Community, LargeCommunity, Origin, SegmentType};
 use bgp_wire::{split_message, Asn, Capability, Family, Message, NlriEntry, Open, Prefix, RouterId, SessionCtx};
 use bytes::BytesMut;
 use rib::{Interner, RouteAttrs};
@@ -247,18 +247,90 @@ pub fn generate_range(
         .collect();
     (start..start + n)
         .map(|i| {
-            // 1.0.0.0/24 upwards, n distinct /24s, stepping over 10/8
-            // where the test networks live (a device's own connected route
-            // there would win over the generated one).
-            let mut a = 0x0100_0000u32 + ((i as u32) << 8);
-            if a >= 0x0a00_0000 {
-                a += 0x0100_0000;
-            }
-            let p = Prefix::v4(Ipv4Addr::from(a), 24).expect("prefix");
             // Runs of 1–4 prefixes share an attribute set, as in a real table.
-            (NlriEntry::new(p), sets[(i / 3) % sets.len()].clone())
+            (NlriEntry::new(nth_prefix(i)), sets[(i / 3) % sets.len()].clone())
         })
         .collect()
+}
+
+/// Routes as diverse as a real full table (issue 12): `n` distinct /24s
+/// (from the same range as [`generate`]) and one distinct attribute set
+/// per 5 prefixes (a full table has about 216k per 1M). Each set has an
+/// AS path of 1–8 ASNs after `head`, a third of them 4-octet ones; 60 %
+/// carry 1–6 communities, 10 % 1–2 large communities, 30 % a MED.
+pub fn generate_diverse(n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut interner = Interner::default();
+    let mut set = |i: usize| {
+        let len = (rnd() % 8) as usize;
+        let mut asns: Vec<Asn> = head.iter().map(|a| Asn(*a)).collect();
+        asns.extend((0..len).map(|_| match rnd() % 3 {
+            0 => Asn(131_072 + (rnd() % 270_000) as u32),
+            _ => Asn(1 + (rnd() % 64_000) as u32),
+        }));
+        // The set's number as its last AS: no two sets are alike.
+        asns.push(Asn(4_200_000_000 + i as u32));
+        let communities = match rnd() % 10 < 6 {
+            true => (0..1 + rnd() % 6)
+                .map(|_| Community(((1 + rnd() % 65_000) as u32) << 16 | (rnd() % 1000) as u32))
+                .collect(),
+            false => Default::default(),
+        };
+        let mut a = RouteAttrs {
+            origin: Some(if rnd() % 5 == 0 {
+                Origin::Incomplete
+            } else {
+                Origin::Igp
+            }),
+            as_path: AsPath {
+                segments: vec![AsSegment {
+                    kind: SegmentType::Sequence,
+                    asns,
+                }],
+            },
+            next_hop: Some(std::net::IpAddr::V4(nh)),
+            med: (rnd() % 10 < 3).then(|| (rnd() % 1000) as u32),
+            communities,
+            ..RouteAttrs::default()
+        };
+        if rnd() % 10 == 0 {
+            a.rare.large_communities = (0..1 + rnd() % 2)
+                .map(|_| LargeCommunity {
+                    global: 200_000 + (rnd() % 1000) as u32,
+                    local1: (rnd() % 100) as u32,
+                    local2: (rnd() % 100) as u32,
+                })
+                .collect();
+        }
+        interner.intern(a)
+    };
+    let mut current = None;
+    (0..n)
+        .map(|i| {
+            if i % 5 == 0 {
+                current = Some(set(i / 5));
+            }
+            let attrs = current.clone().expect("set");
+            (NlriEntry::new(nth_prefix(i)), attrs)
+        })
+        .collect()
+}
+
+/// The `i`-th generated /24: 1.0.0.0/24 upwards, stepping over 10/8 where
+/// the test networks live (a device's own connected route there would win
+/// over the generated one).
+fn nth_prefix(i: usize) -> Prefix {
+    let mut a = 0x0100_0000u32 + ((i as u32) << 8);
+    if a >= 0x0a00_0000 {
+        a += 0x0100_0000;
+    }
+    Prefix::v4(Ipv4Addr::from(a), 24).expect("prefix")
 }
 
 /// `routes` as IPv4 UPDATEs, packed into as few as fit.

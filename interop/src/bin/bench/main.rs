@@ -4,10 +4,11 @@
 //! peer in a third.
 //!
 //! `cargo run --release -p interop --bin bench -- [all | SCENARIO,...] [DUT,...]`
-//! Scenarios (default `all` = `100k,1m,10x100k,rr50x1k`): `N` one eBGP
-//! peer sends N prefixes; `PxN` P eBGP peers send the same N prefixes, one
-//! by shorter paths; `rrCxN` the device reflects for C iBGP clients that
-//! send N prefixes each. DUTs default to tern,bird,gobgp,frr. Needs root.
+//! Scenarios (default `all` = `100k,1m,10x100k,rr50x1k,div1m`): `N` one
+//! eBGP peer sends N prefixes; `PxN` P eBGP peers send the same N
+//! prefixes, one by shorter paths; `rrCxN` the device reflects for C iBGP
+//! clients that send N prefixes each; `divN` (or `divPxN`) as `N` with
+//! one attribute set per 5 prefixes, as diverse as a real full table. DUTs default to tern,bird,gobgp,frr. Needs root.
 //!
 //! `TERN_BENCH_RUNS=K` runs every device K times per scenario, taking
 //! turns, and reports each one's median round. Device `tern-base` is the
@@ -26,7 +27,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use interop::netns::Lan;
-use interop::speaker::{encode_routes, generate, generate_range, observe_until, send_routes, Session};
+use interop::speaker::{
+    encode_routes, generate, generate_diverse, generate_range, observe_until, send_routes, Session,
+};
 use interop::TempDir;
 
 mod dut;
@@ -46,8 +49,10 @@ struct Result {
 enum Scenario {
     /// `peers` eBGP peers each offer the same `n` prefixes; one of them
     /// has the shortest AS paths and must win everywhere. Converged: the
-    /// observer holds every prefix by the winner's path.
-    Feeds { peers: usize, n: usize },
+    /// observer holds every prefix by the winner's path. `diverse`: one
+    /// attribute set per 5 prefixes, as a real full table has
+    /// ([`interop::speaker::generate_diverse`]); else 4000 sets in all.
+    Feeds { peers: usize, n: usize, diverse: bool },
     /// The device reflects for `clients` iBGP clients that each send `n`
     /// prefixes of their own; the observer is one more client and must
     /// hold all of them.
@@ -67,6 +72,16 @@ impl Scenario {
             };
             num.parse::<usize>().ok().map(|v| v * mul)
         };
+        if let Some(rest) = s.strip_prefix("div") {
+            return match Scenario::parse(rest)? {
+                Scenario::Feeds { peers, n, .. } => Some(Scenario::Feeds {
+                    peers,
+                    n,
+                    diverse: true,
+                }),
+                Scenario::Reflector { .. } => None,
+            };
+        }
         if let Some(rest) = s.strip_prefix("rr") {
             let (c, k) = rest.split_once('x')?;
             return Some(Scenario::Reflector {
@@ -75,17 +90,26 @@ impl Scenario {
             });
         }
         match s.split_once('x') {
-            Some((p, k)) => Some(Scenario::Feeds { peers: n(p)?, n: n(k)? }),
-            None => Some(Scenario::Feeds { peers: 1, n: n(s)? }),
+            Some((p, k)) => Some(Scenario::Feeds {
+                peers: n(p)?,
+                n: n(k)?,
+                diverse: false,
+            }),
+            None => Some(Scenario::Feeds {
+                peers: 1,
+                n: n(s)?,
+                diverse: false,
+            }),
         }
     }
 
     fn describe(&self) -> String {
         match *self {
-            Scenario::Feeds { peers: 1, n } => {
-                format!("1 peer x {n}: one eBGP peer sends {n} IPv4 prefixes (4000 attribute sets); an eBGP observer receives them")
+            Scenario::Feeds { peers: 1, n, diverse } => {
+                let sets = if diverse { n.div_ceil(5) } else { 4000 };
+                format!("1 peer x {n}: one eBGP peer sends {n} IPv4 prefixes ({sets} attribute sets); an eBGP observer receives them")
             }
-            Scenario::Feeds { peers, n } => format!(
+            Scenario::Feeds { peers, n, .. } => format!(
                 "{peers} peers x {n}: {peers} eBGP peers send the same {n} prefixes at once, one of them by shorter paths; \
                  converged when the observer holds every prefix by that peer"
             ),
@@ -99,7 +123,12 @@ impl Scenario {
 
     fn label(&self) -> String {
         match *self {
-            Scenario::Feeds { peers, n } => format!("{peers} peer{} x {}", if peers == 1 { "" } else { "s" }, short(n)),
+            Scenario::Feeds { peers, n, diverse } => format!(
+                "{peers} peer{} x {}{}",
+                if peers == 1 { "" } else { "s" },
+                short(n),
+                if diverse { ", diverse" } else { "" }
+            ),
             Scenario::Reflector { clients, n } => format!("RR, {clients} clients x {}", short(n)),
         }
     }
@@ -202,6 +231,8 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
         let ip: Ipv4Addr = sender_addr(&lan, i).parse().expect("ip");
         let asn = sender_as(i);
         let routes = match sc {
+            Scenario::Feeds { n, diverse: true, .. } if i == winner => generate_diverse(n, ip, &[asn]),
+            Scenario::Feeds { n, diverse: true, .. } => generate_diverse(n, ip, &[asn, asn]),
             Scenario::Feeds { n, .. } if i == winner => generate_range(0, n, ip, &[asn], None),
             Scenario::Feeds { n, .. } => generate_range(0, n, ip, &[asn, asn], None),
             Scenario::Reflector { n, .. } => generate_range(i * n, n, ip, &[65001], Some(100)),
@@ -278,7 +309,7 @@ fn median(rounds: Vec<Result>) -> Option<Result> {
     interop::median_round(rounds, |r| r.converge)
 }
 
-const SCENARIOS: [&str; 4] = ["100k", "1m", "10x100k", "rr50x1k"];
+const SCENARIOS: [&str; 5] = ["100k", "1m", "10x100k", "rr50x1k", "div1m"];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -287,7 +318,7 @@ fn main() {
         Some(list) => list.split(',').filter_map(Scenario::parse).collect(),
     };
     if scenarios.is_empty() {
-        eprintln!("usage: bench [all | SCENARIO,...] [tern,bird,gobgp,frr]\n  SCENARIO: N (1 peer x N), PxN (P peers x N), rrCxN (reflector, C clients x N); e.g. 100k, 1m, 10x100k, rr50x1k");
+        eprintln!("usage: bench [all | SCENARIO,...] [tern,bird,gobgp,frr]\n  SCENARIO: N (1 peer x N), PxN (P peers x N), rrCxN (reflector, C clients x N), divN or divPxN (as N or PxN, one attribute set per 5 prefixes); e.g. 100k, 1m, 10x100k, rr50x1k, div1m");
         std::process::exit(2);
     }
     let duts: Vec<&'static str> = match args.get(2) {
