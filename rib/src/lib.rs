@@ -36,6 +36,7 @@ pub mod filter;
 pub mod glob;
 pub mod out;
 pub mod policy;
+mod shared;
 pub mod table;
 pub mod updates;
 

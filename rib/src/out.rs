@@ -23,6 +23,7 @@ use crate::decision::Route;
 use crate::export::{ClassId, Exports};
 use crate::filter::Verdict;
 use crate::policy::{Local, PrefixFilter, Target};
+use crate::shared::Encoded;
 use crate::table::{SlotId, Table};
 use crate::updates::{write_changes, Change};
 use crate::PeerId;
@@ -67,6 +68,8 @@ pub(crate) struct Ctx<'a> {
     pub exports: &'a mut Exports,
     pub local: &'a Local,
     pub filter: &'a PrefixFilter,
+    /// Slices encoded for earlier peers, to share with later ones.
+    pub encoded: &'a mut Encoded,
 }
 
 /// One established session's output state.
@@ -307,11 +310,11 @@ impl PeerOut {
             for s in slots.iter() {
                 if self.full() {
                     self.defer(slots, s, paths);
-                    return self.flush(out, tx);
+                    return self.flush(c, out, tx);
                 }
                 self.emit_slot_if_plain(c, s, out);
                 if out.len() >= self.slice() {
-                    self.flush(out, tx);
+                    self.flush(c, out, tx);
                 }
             }
         }
@@ -319,15 +322,15 @@ impl PeerOut {
             for (i, &(s, id)) in paths.iter().enumerate() {
                 if self.full() {
                     self.defer(&Bitset::new(), 0, &paths[i..]);
-                    return self.flush(out, tx);
+                    return self.flush(c, out, tx);
                 }
                 self.emit_path(c, s, id, out);
                 if out.len() >= self.slice() {
-                    self.flush(out, tx);
+                    self.flush(c, out, tx);
                 }
             }
         }
-        self.flush(out, tx);
+        self.flush(c, out, tx);
     }
 
     fn emit_slot_if_plain(&mut self, c: &mut Ctx, slot: u32, out: &mut Vec<Change>) {
@@ -379,7 +382,7 @@ impl PeerOut {
             self.cursor = s + 1;
             self.emit_slot(c, s, out);
             if out.len() >= self.slice() {
-                self.flush(out, tx);
+                self.flush(c, out, tx);
             }
         }
         let done = self.dirty.is_empty();
@@ -390,9 +393,9 @@ impl PeerOut {
         }
         if done && self.eor_pending {
             self.eor_pending = false;
-            self.flush_with_eor(out, tx);
+            self.flush_with_eor(c, out, tx);
         } else {
-            self.flush(out, tx);
+            self.flush(c, out, tx);
         }
         if done && !self.eor_pending && !self.eorr_pending.is_empty() {
             // RFC 7313 §4: EoRR once the whole family has gone out again.
@@ -428,45 +431,63 @@ impl PeerOut {
         });
     }
 
-    fn flush(&mut self, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
-        self.encode(out, &[], tx);
+    fn flush(&mut self, c: &mut Ctx, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
+        self.encode(c, out, &[], tx);
     }
 
-    fn flush_with_eor(&mut self, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
+    fn flush_with_eor(&mut self, c: &mut Ctx, out: &mut Vec<Change>, tx: &mut Vec<Transmit>) {
         let families = self.families.clone();
-        self.encode(out, &families, tx);
+        self.encode(c, out, &families, tx);
     }
 
     /// Writes `out` as UPDATEs (then End-of-RIB for `eor`) and queues
-    /// their bytes for the session.
-    fn encode(&mut self, out: &mut Vec<Change>, eor: &[Family], tx: &mut Vec<Transmit>) {
+    /// their bytes for the session; an earlier peer's bytes when it was
+    /// sent the same ([`Encoded`]).
+    fn encode(&mut self, c: &mut Ctx, out: &mut Vec<Change>, eor: &[Family], tx: &mut Vec<Transmit>) {
         if out.is_empty() && eor.is_empty() {
             return;
         }
+        let bytes = match c.encoded.find(&self.ctx, out, eor) {
+            Some(b) => b,
+            None => {
+                // Remembered as produced: writing sorts them.
+                let as_produced = c.encoded.worth_keeping().then(|| out.clone());
+                let b = self.write(out, eor);
+                if let Some(changes) = as_produced {
+                    c.encoded.keep(&self.ctx, changes, eor, &b);
+                }
+                b
+            }
+        };
+        out.clear();
+        if bytes.is_empty() {
+            return;
+        }
+        self.queued += bytes.len();
+        tx.push(Transmit {
+            peer: self.id,
+            epoch: self.epoch,
+            bytes,
+        });
+    }
+
+    /// `out` as UPDATEs, then End-of-RIB for `eor`.
+    fn write(&mut self, out: &mut [Change], eor: &[Family]) -> Bytes {
         let mut buf = bytes::BytesMut::new();
         if write_changes(out, &self.ctx, &mut buf).is_err() {
             // Only an attribute set with no wire form (an AS_PATH segment
             // over 255 ASes, say) gets here; what is written stays.
             self.encode_failures += 1;
         }
-        out.clear();
         for f in eor {
             // End-of-RIB (RFC 4724 §2) always fits.
             let _ = bgp_wire::Message::Update(Box::new(Update::end_of_rib(*f))).encode(&mut buf, &self.ctx);
         }
-        if buf.is_empty() {
-            return;
+        if self.high < OUT_HIGH {
+            fitted(buf)
+        } else {
+            buf.freeze()
         }
-        self.queued += buf.len();
-        tx.push(Transmit {
-            peer: self.id,
-            epoch: self.epoch,
-            bytes: if self.high < OUT_HIGH {
-                fitted(buf)
-            } else {
-                buf.freeze()
-            },
-        });
     }
 }
 

@@ -546,3 +546,61 @@ fn routes_within_an_advertised_range_carry_its_communities() {
     let outside = &net.got(2).held[&(p("192.0.2.0/24"), None)];
     assert!(outside.communities.is_empty() && outside.rare.large_communities.is_empty());
 }
+
+/// Peers of one class that are in step get one encoding of what they are
+/// sent, and the same bytes (update groups, issue 12 item 4); a peer sent
+/// something else (the route's own source, a stalled peer) encodes its
+/// own, and every peer still ends up holding what it should.
+#[test]
+fn peers_sent_the_same_share_one_encoding() {
+    let mut net = Net::new();
+    for n in [1, 2, 3, 4, 5] {
+        net.up(n, true, false);
+    }
+    let before = net.e.encodings();
+    net.announce(1, &["10.244.1.0/26", "10.244.2.0/26"], 65001, 2, None);
+    net.e.round();
+    let tx = net.e.take_transmits();
+    let to = |n: u32| tx.iter().filter(|t| t.peer == PeerId(n)).collect::<Vec<_>>();
+    // Peer 1 is the source: nothing for it. Peers 2-5 get one message
+    // each, and it is the same buffer.
+    assert!(to(1).is_empty());
+    let first = to(2)[0].bytes.clone();
+    for n in 3..=5 {
+        assert_eq!(to(n).len(), 1);
+        assert_eq!(
+            to(n)[0].bytes.as_ptr(),
+            first.as_ptr(),
+            "peer {n} shares peer 2's bytes"
+        );
+    }
+    let (encoded, shared) = net.e.encodings();
+    assert_eq!(
+        (encoded - before.0, shared - before.1),
+        (1, 3),
+        "one encoding, three times shared"
+    );
+    for t in &tx {
+        net.e.written(t.peer, t.epoch, t.bytes.len());
+    }
+
+    // Shared bytes decode to the right routes for every peer, a stalled
+    // one included once its writer catches up.
+    net.stall(5);
+    net.announce(2, &["10.244.3.0/26"], 65002, 2, None);
+    net.round();
+    net.resume(5);
+    for n in [1, 3, 4, 5] {
+        assert_eq!(
+            net.path(n, "10.244.3.0/26").as_deref(),
+            Some("64512 65002 65002"),
+            "peer {n}"
+        );
+    }
+    let (_, shared_after) = net.e.encodings();
+    assert!(
+        shared_after >= before.1 + 3 + 2,
+        "peers 3 and 4 shared peer 1's slice again"
+    );
+    assert_eq!(net.path(2, "10.244.3.0/26"), None, "not back to its source");
+}

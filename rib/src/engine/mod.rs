@@ -242,6 +242,9 @@ pub struct Engine {
     transmits: Vec<Transmit>,
     /// Reused buffer of changes being packed.
     scratch: Vec<Change>,
+    /// Slices encoded for one peer, shared with the next that is sent the
+    /// same (update groups, [`crate::shared`]).
+    encoded: crate::shared::Encoded,
     /// Routes of this node: imported and preferred counts.
     local_counts: PeerCounts,
     /// Peers in graceful restart (RFC 4724 §4.2): their routes kept, stale.
@@ -306,6 +309,7 @@ impl Engine {
             zombies: Vec::new(),
             transmits: Vec::new(),
             scratch: Vec::new(),
+            encoded: Default::default(),
             local_counts: PeerCounts::default(),
             stale: BTreeMap::new(),
             refreshing: HashMap::new(),
@@ -752,6 +756,12 @@ impl Engine {
     /// Whether a session's output is stalled: its writer has not caught up.
     pub fn is_full(&self, peer: PeerId) -> bool {
         self.peers.get(&peer).is_some_and(|p| p.out.full())
+    }
+
+    /// Slices of UPDATEs encoded while more than one session was up, and
+    /// those handed to a further session instead of being encoded again.
+    pub fn encodings(&self) -> (u64, u64) {
+        (self.encoded.encoded, self.encoded.shared)
     }
 
     /// What the engine holds; sweeps first, so the counts are exact.

@@ -47,6 +47,9 @@ impl Engine {
                 p.out.drain(&mut c, scratch, transmits);
             }
         }
+        // What the round's slices are still needed for is in the writers'
+        // queues; drains until the next round may share among themselves.
+        c.encoded.clear();
         for s in self.subscribers.iter_mut() {
             for slot in changed.iter() {
                 s.pending.insert(slot);
@@ -146,13 +149,16 @@ impl Engine {
             filter,
             transmits,
             scratch,
+            encoded,
             ..
         } = self;
+        encoded.sessions = peers.len();
         let c = Ctx {
             table,
             exports,
             local,
             filter,
+            encoded,
         };
         (peers, c, scratch, transmits)
     }
