@@ -206,6 +206,8 @@ pub fn ternd_bin() -> PathBuf {
             c.args(["build", "--quiet", "-p", "daemon", "--bins"]);
             if dir.ends_with("release") {
                 c.arg("--release");
+            } else if dir.ends_with("dist") {
+                c.args(["--profile", "dist"]);
             }
             let out = run(&mut c);
             let bin = dir.join("ternd");

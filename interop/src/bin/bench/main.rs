@@ -203,6 +203,11 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     let Some(dut) = dut::start(which, &dir, &lan.nodes[0], &setup) else {
         return fail("unknown device".into());
     };
+    if let Some(cpus) = pinned() {
+        if let Err(e) = pin(dut.pid(), &cpus) {
+            return fail(format!("cannot pin to CPUs {cpus}: {e}"));
+        }
+    }
     let target: SocketAddr = format!("{}:179", lan.v4(0)).parse().expect("addr");
     let obs_ip: Ipv4Addr = lan.v4(2).parse().expect("ip");
     // In a feeds scenario the last sender wins: the others prepend their AS.
@@ -282,6 +287,25 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     }
 }
 
+/// `TERN_BENCH_CPUS=LIST` (as `taskset -c` takes it, e.g. `0`): the CPUs
+/// the device is pinned to, to compare one core with all of them.
+fn pinned() -> Option<String> {
+    std::env::var("TERN_BENCH_CPUS").ok().filter(|c| !c.is_empty())
+}
+
+/// Pins every thread of `pid` to `cpus`, before the first route is sent
+/// (threads it starts later inherit the affinity).
+fn pin(pid: i32, cpus: &str) -> std::io::Result<()> {
+    let pid = pid.to_string();
+    let out = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid])
+        .output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    Ok(())
+}
+
 /// How fast the generator alone pushes routes into a socket that discards them.
 fn generator_rate(n: usize) -> f64 {
     let l = TcpListener::bind("127.0.0.1:0").expect("sink");
@@ -333,6 +357,9 @@ fn main() {
         "generator into a sink: {:.0} routes/s ({most} routes)",
         generator_rate(most)
     );
+    if let Some(cpus) = pinned() {
+        println!("devices pinned to CPUs {cpus} (TERN_BENCH_CPUS)");
+    }
     let mut table = Vec::new();
     let mut net = 90u8;
     // This VM's speed drifts between runs: with several rounds the devices
