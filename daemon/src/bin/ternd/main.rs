@@ -119,7 +119,23 @@ enum Calico {
     },
 }
 
+/// One malloc arena for the whole process. glibc gives each thread that
+/// allocates while another holds the lock an arena of its own, and each
+/// keeps its freed memory apart: the engine thread frees what the session
+/// threads decoded into, in arenas that then stay resident. bench, median
+/// of 3 in one run, one arena against glibc's default: 100k 16.9 / 18.0
+/// MB, rr50x1k 23.8 / 26.1 MB, 1m 74.5 / 75.7 MB, the same times. Before
+/// any thread starts.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc parameter; no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     // Under BIRD's names, as calico-node's runit services start it.
     if let Some(code) = calico::as_bird() {
         return code;
