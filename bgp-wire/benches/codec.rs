@@ -55,12 +55,12 @@ fn base_attrs(rng: &mut Rng) -> bgp_wire::PathAttributes {
     asns[0] = Asn(64512);
     let mut segments = vec![AsSegment {
         kind: SegmentType::Sequence,
-        asns,
+        asns: asns.into(),
     }];
     if rng.below(50) == 0 {
         segments.push(AsSegment {
             kind: SegmentType::Set,
-            asns: vec![Asn(65001), Asn(65002)],
+            asns: [Asn(65001), Asn(65002)].into(),
         });
     }
     let mut a = bgp_wire::PathAttributes {
@@ -69,7 +69,9 @@ fn base_attrs(rng: &mut Rng) -> bgp_wire::PathAttributes {
         } else {
             Origin::Igp
         }),
-        as_path: Some(AsPath { segments }),
+        as_path: Some(AsPath {
+            segments: segments.into(),
+        }),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1 + rng.below(200) as u8)),
         ..Default::default()
     };

@@ -16,9 +16,7 @@ fn seg(kind: SegmentType, asns: &[u32]) -> AsSegment {
 }
 
 fn path(segs: &[AsSegment]) -> AsPath {
-    AsPath {
-        segments: segs.to_vec(),
-    }
+    AsPath { segments: segs.into() }
 }
 
 fn seq(asns: &[u32]) -> AsSegment {

@@ -161,7 +161,13 @@ fn as_path(four: bool) -> impl Strategy<Value = AsPath> {
     // which reliability.rs checks; here messages must decode clean.
     let kind = prop_oneof![Just(SegmentType::Sequence), Just(SegmentType::ConfedSequence)];
     vec((kind, vec(asn(four), 1..8)), 0..4).prop_map(|s| AsPath {
-        segments: s.into_iter().map(|(kind, asns)| AsSegment { kind, asns }).collect(),
+        segments: s
+            .into_iter()
+            .map(|(kind, asns)| AsSegment {
+                kind,
+                asns: asns.into(),
+            })
+            .collect(),
     })
 }
 

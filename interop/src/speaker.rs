@@ -232,10 +232,11 @@ pub fn generate_range(
                     Origin::Igp
                 }),
                 as_path: AsPath {
-                    segments: vec![AsSegment {
+                    segments: [AsSegment {
                         kind: SegmentType::Sequence,
-                        asns,
-                    }],
+                        asns: asns.into(),
+                    }]
+                    .into(),
                 },
                 next_hop: Some(std::net::IpAddr::V4(nh)),
                 med: (rnd() % 3 == 0).then(|| (rnd() % 100) as u32),
@@ -289,10 +290,11 @@ pub fn generate_diverse(n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry,
                 Origin::Igp
             }),
             as_path: AsPath {
-                segments: vec![AsSegment {
+                segments: [AsSegment {
                     kind: SegmentType::Sequence,
-                    asns,
-                }],
+                    asns: asns.into(),
+                }]
+                .into(),
             },
             next_hop: Some(std::net::IpAddr::V4(nh)),
             med: (rnd() % 10 < 3).then(|| (rnd() % 1000) as u32),

@@ -223,7 +223,7 @@ pub(crate) fn prepend_all(p: &AsPath, asns: &[Asn]) -> AsPath {
                 0,
                 AsSegment {
                     kind: SegmentType::Sequence,
-                    asns: vec![*asn],
+                    asns: [*asn].into(),
                 },
             ),
         }

@@ -53,7 +53,7 @@ impl AsPath {
             // Part of a sequence: the rest of it is what AS4_PATH restates.
             out.push(AsSegment {
                 kind: s.kind,
-                asns: s.asns[..missing].to_vec(),
+                asns: s.asns[..missing].into(),
             });
             break;
         }
@@ -65,7 +65,7 @@ impl AsPath {
                 _ => out.push(s.clone()),
             }
         }
-        AsPath { segments: out }
+        AsPath { segments: out.into() }
     }
 }
 

@@ -8,6 +8,7 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use thin_vec::{thin_vec, ThinVec};
 
 use crate::types::Asn;
 
@@ -39,7 +40,10 @@ impl SegmentType {
 pub struct AsSegment {
     #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub kind: SegmentType,
-    pub asns: Vec<Asn>,
+    /// A `ThinVec` (one word, its length beside the ASNs), as the
+    /// segments: a table keeps one path per attribute set, and a full
+    /// table has hundreds of thousands of sets.
+    pub asns: ThinVec<Asn>,
 }
 
 impl AsSegment {
@@ -57,18 +61,18 @@ impl AsSegment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct AsPath {
-    pub segments: Vec<AsSegment>,
+    pub segments: ThinVec<AsSegment>,
 }
 
 impl AsPath {
     /// A path of one AS_SEQUENCE.
     pub fn sequence(asns: impl IntoIterator<Item = Asn>) -> AsPath {
-        let asns: Vec<Asn> = asns.into_iter().collect();
+        let asns: ThinVec<Asn> = asns.into_iter().collect();
         if asns.is_empty() {
             return AsPath::default();
         }
         AsPath {
-            segments: vec![AsSegment {
+            segments: thin_vec![AsSegment {
                 kind: SegmentType::Sequence,
                 asns,
             }],
@@ -90,7 +94,7 @@ impl AsPath {
     /// segment has an unknown type, zero length, overruns the attribute, or
     /// holds AS 0 (RFC 7606 §7.2, RFC 7607 §2).
     pub fn decode(mut v: &[u8], width: usize) -> Option<AsPath> {
-        let mut segments = Vec::new();
+        let mut segments = ThinVec::new();
         while !v.is_empty() {
             let (&[t, n], rest) = v.split_first_chunk::<2>()?;
             let kind = SegmentType::from_u8(t)?;
@@ -99,7 +103,7 @@ impl AsPath {
             }
             let body = rest.get(..usize::from(n) * width)?;
             v = &rest[body.len()..];
-            let mut asns = Vec::with_capacity(usize::from(n));
+            let mut asns = ThinVec::with_capacity(usize::from(n));
             if width == 4 {
                 for c in body.chunks_exact(4) {
                     asns.push(Asn(u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
