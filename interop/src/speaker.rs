@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bgp_wire::attributes::{AsPath, AsSegment, Community, LargeCommunity, Origin, SegmentType};
+use bgp_wire::attributes::{AsPath, Community, LargeCommunity, Origin};
 use bgp_wire::{split_message, Asn, Capability, Family, Message, NlriEntry, Open, Prefix, RouterId, SessionCtx};
 use bytes::BytesMut;
 use rib::{Interner, RouteAttrs};
@@ -210,13 +210,7 @@ pub fn generate_range(
     local_pref: Option<u32>,
 ) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
     let mut interner = Interner::default();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
     let sets: Vec<Arc<RouteAttrs>> = (0..4000)
         .map(|_| {
             let len = 1 + (rnd() % 6) as usize;
@@ -226,20 +220,10 @@ pub fn generate_range(
                 .map(|_| Community((65000 << 16) | (rnd() % 1000) as u32))
                 .collect();
             interner.intern(RouteAttrs {
-                origin: Some(if rnd() % 5 == 0 {
-                    Origin::Incomplete
-                } else {
-                    Origin::Igp
-                }),
-                as_path: AsPath {
-                    segments: [AsSegment {
-                        kind: SegmentType::Sequence,
-                        asns: asns.into(),
-                    }]
-                    .into(),
-                },
+                origin: Some(origin(rnd())),
+                as_path: AsPath::sequence(asns),
                 next_hop: Some(std::net::IpAddr::V4(nh)),
-                med: (rnd() % 3 == 0).then(|| (rnd() % 100) as u32),
+                med: rnd().is_multiple_of(3).then(|| (rnd() % 100) as u32),
                 local_pref,
                 communities,
                 ..RouteAttrs::default()
@@ -254,19 +238,32 @@ pub fn generate_range(
         .collect()
 }
 
+/// A deterministic pseudo-random sequence (xorshift64) from `seed`.
+fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// ORIGIN for a generated set: a fifth INCOMPLETE, the rest IGP.
+fn origin(r: u64) -> Origin {
+    if r.is_multiple_of(5) {
+        Origin::Incomplete
+    } else {
+        Origin::Igp
+    }
+}
+
 /// Routes as diverse as a real full table (issue 12): `n` distinct /24s
 /// (from the same range as [`generate`]) and one distinct attribute set
 /// per 5 prefixes (a full table has about 216k per 1M). Each set has an
 /// AS path of 1–8 ASNs after `head`, a third of them 4-octet ones; 60 %
 /// carry 1–6 communities, 10 % 1–2 large communities, 30 % a MED.
 pub fn generate_diverse(n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry, Arc<RouteAttrs>)> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
     let mut interner = Interner::default();
     let mut set = |i: usize| {
         let len = (rnd() % 8) as usize;
@@ -284,24 +281,14 @@ pub fn generate_diverse(n: usize, nh: Ipv4Addr, head: &[u32]) -> Vec<(NlriEntry,
             false => Default::default(),
         };
         let mut a = RouteAttrs {
-            origin: Some(if rnd() % 5 == 0 {
-                Origin::Incomplete
-            } else {
-                Origin::Igp
-            }),
-            as_path: AsPath {
-                segments: [AsSegment {
-                    kind: SegmentType::Sequence,
-                    asns: asns.into(),
-                }]
-                .into(),
-            },
+            origin: Some(origin(rnd())),
+            as_path: AsPath::sequence(asns),
             next_hop: Some(std::net::IpAddr::V4(nh)),
             med: (rnd() % 10 < 3).then(|| (rnd() % 1000) as u32),
             communities,
             ..RouteAttrs::default()
         };
-        if rnd() % 10 == 0 {
+        if rnd().is_multiple_of(10) {
             a.rare.large_communities = (0..1 + rnd() % 2)
                 .map(|_| LargeCommunity {
                     global: 200_000 + (rnd() % 1000) as u32,
