@@ -88,7 +88,9 @@ impl PrefixFilter {
         for (i, a) in self.advertise.iter().enumerate().take(MAX_ADVERTISE) {
             if tags & 1 << i != 0 {
                 out.communities.extend(a.communities.iter().copied());
-                out.rare.large_communities.extend(a.large.iter().copied());
+                if !a.large.is_empty() {
+                    out.rare.large_communities.extend(a.large.iter().copied());
+                }
             }
         }
         out.communities.sort_unstable();
@@ -235,7 +237,10 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
     let mut out = (**a).clone();
     // Optional attributes we do not know: transitive ones go on with the
     // Partial bit, non-transitive ones stop here (RFC 4271 §5).
-    out.rare.unknown = a.rare.unknown.iter().filter_map(|u| u.for_propagation()).collect();
+    // Only when there are any: writing the rare part allocates it.
+    if !a.rare.unknown.is_empty() {
+        out.rare.unknown = a.rare.unknown.iter().filter_map(|u| u.for_propagation()).collect();
+    }
     if c.ebgp {
         // RFC 4271 §5.1.2: prepend our AS; §5.1.3: we are the next hop;
         // §5.1.5: no LOCAL_PREF; §5.1.4: a MED from another AS is not passed on.
