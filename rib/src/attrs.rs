@@ -201,8 +201,7 @@ impl Interner {
     /// Bytes on the heap for the sets and their index (the attributes' own
     /// vectors not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.sets.capacity() * (std::mem::size_of::<(u64, Arc<RouteAttrs>)>() + 1)
-            + self.sets.len() * (std::mem::size_of::<RouteAttrs>() + 16)
+        self.sets.allocation_size() + self.sets.len() * (std::mem::size_of::<RouteAttrs>() + 16)
     }
 }
 

@@ -227,6 +227,6 @@ impl Exports {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.cache.capacity() * (std::mem::size_of::<(Key, Option<Arc<RouteAttrs>>)>() + 1) + self.out.heap_bytes()
+        self.cache.allocation_size() + self.out.heap_bytes()
     }
 }

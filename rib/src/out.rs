@@ -172,7 +172,7 @@ impl PeerOut {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.held.heap_bytes() + self.dirty.heap_bytes() + self.held_more.capacity() * 9
+        self.held.heap_bytes() + self.dirty.heap_bytes() + self.held_more.allocation_size()
     }
 
     fn holds(&self, slot: u32, id: u32) -> bool {

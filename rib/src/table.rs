@@ -467,6 +467,9 @@ impl Table {
     }
 
     /// Bytes on the heap: slots, their index, and paths beyond the first.
+    /// Hash tables count their allocation, not `capacity()`: that is items
+    /// plus room left, and tombstones, which fall where the random seed puts
+    /// them, take room without changing the bytes held.
     pub fn heap_bytes(&self) -> usize {
         let many: usize = self
             .slots
@@ -477,7 +480,7 @@ impl Table {
             })
             .sum();
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.index.allocation_size()
             + self.free.capacity() * 4
             + many
     }
