@@ -27,11 +27,13 @@ use crate::decision::{Route, Source};
 use crate::filter::Verdict;
 use crate::policy::{export, ExportClass, Local, PrefixFilter, Target};
 
-/// Entries kept before the cache starts afresh: about 0.7 MB of index
-/// and some 3 MB of rewritten sets. bench, median of 3 in one run, 16k
-/// against 64k: div1m 130.3 / 146.6 MB in 2.46 / 2.61 s; rr50x1k (44k
-/// sets in one class, so the cache cycles) 0.58 s either way.
-pub const CACHE_MAX: usize = 1 << 14;
+/// Entries kept before the cache starts afresh: 7/8 of 16k, the most a
+/// hash table of 16k buckets holds (about 0.7 MB of index), so the index
+/// never doubles to 32k buckets on the last few entries. With `1 << 14`
+/// it did, and while it grew both tables were alive: in rr50x1k, 2 MB of
+/// the peak heap was this index. bench, median of 3 in one run, 16k
+/// against 64k: div1m 130.3 / 146.6 MB in 2.46 / 2.61 s.
+pub const CACHE_MAX: usize = (1 << 14) / 8 * 7;
 
 /// An export class's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
