@@ -25,7 +25,8 @@ use hashbrown::HashMap;
 use crate::attrs::{Interner, RouteAttrs};
 use crate::decision::{Route, Source};
 use crate::filter::Verdict;
-use crate::policy::{export, ExportClass, Local, PrefixFilter, Target};
+use crate::policy::{export, reflects_as_received, ExportClass, Local, PrefixFilter, Target};
+use crate::updates::Outgoing;
 
 /// Entries kept before the cache starts afresh: 7/8 of 16k, the most a
 /// hash table of 16k buckets holds (about 0.7 MB of index), so the index
@@ -115,7 +116,7 @@ impl Exports {
         filter: &PrefixFilter,
         tags: u32,
         verdict: Verdict,
-    ) -> Option<Arc<RouteAttrs>> {
+    ) -> Option<Outgoing> {
         // The one rule that depends on the peer itself, before the cache
         // its class shares.
         if target.is_source_of(route) {
@@ -140,12 +141,21 @@ impl Exports {
             }
             _ => None,
         };
+        if changed.is_none() && tags == 0 {
+            if let Some(r) = reflects_as_received(local, route, target) {
+                // Nothing to rewrite, nothing to remember.
+                return Some(Outgoing {
+                    attrs: route.attrs.clone(),
+                    reflected: Some(r),
+                });
+            }
+        }
         let key = Key {
             rule: changed.as_ref().map(|(i, _)| *i),
             ..key
         };
         if let Some(out) = self.cache.get(&key) {
-            return out.clone();
+            return out.clone().map(Outgoing::plain);
         }
         let changed_route;
         let route = match changed {
@@ -171,7 +181,7 @@ impl Exports {
             self.out.intern(a)
         });
         self.cache.insert(key, out.clone());
-        out
+        out.map(Outgoing::plain)
     }
 
     /// Drops the entries of a source about to be dropped (its session went).

@@ -62,4 +62,4 @@ pub use policy::{
     check_import, check_import_as, export, Advertise, ExportClass, Ineligible, Local, PrefixFilter, Target,
 };
 pub use table::{Delta, SlotId, Table};
-pub use updates::{path_attributes, Change};
+pub use updates::{path_attributes, Change, Outgoing, Reflected};

@@ -11,13 +11,10 @@
 //! [`OUT_HIGH`]); above it nothing more is produced for the peer
 //! (OpenBGPD's XOFF, BIRD's cork) until its writer has drained.
 
-use std::sync::Arc;
-
 use bgp_wire::{Family, NlriEntry, PathId, Prefix, RouteRefresh, SessionCtx, Update};
 use bytes::Bytes;
 use hashbrown::HashSet;
 
-use crate::attrs::RouteAttrs;
 use crate::bitset::Bitset;
 use crate::decision::Route;
 use crate::export::{ClassId, Exports};
@@ -25,7 +22,7 @@ use crate::filter::Verdict;
 use crate::policy::{Local, PrefixFilter, Target};
 use crate::shared::Encoded;
 use crate::table::{SlotId, Table};
-use crate::updates::{write_changes, Change};
+use crate::updates::{write_changes, Change, Outgoing};
 use crate::PeerId;
 
 /// Bytes produced for a peer but not yet written, above which the peer
@@ -201,14 +198,7 @@ impl PeerOut {
 
     /// Tells the peer `want` for one NLRI entry: an announcement, or a
     /// withdrawal when it holds something and should not.
-    fn put(
-        &mut self,
-        slot: u32,
-        prefix: Prefix,
-        id: Option<u32>,
-        want: Option<Arc<RouteAttrs>>,
-        out: &mut Vec<Change>,
-    ) {
+    fn put(&mut self, slot: u32, prefix: Prefix, id: Option<u32>, want: Option<Outgoing>, out: &mut Vec<Change>) {
         let entry = NlriEntry {
             prefix,
             path_id: id.map(PathId),
@@ -216,7 +206,7 @@ impl PeerOut {
         let bit = id.unwrap_or(1);
         match want {
             Some(a) => {
-                out.push(Change::announce(entry, a));
+                out.push(Change::send(entry, a));
                 self.set_held(slot, bit, true);
             }
             None if self.holds(slot, bit) => {
@@ -275,7 +265,7 @@ impl PeerOut {
 
     /// What the peer is sent for `r` to `prefix`: its export rules
     /// (Calico's BGPFilter) first, then the node's; `None` for nothing.
-    fn wanted(&self, c: &mut Ctx, prefix: &Prefix, r: &Route, tags: u32) -> Option<Arc<RouteAttrs>> {
+    fn wanted(&self, c: &mut Ctx, prefix: &Prefix, r: &Route, tags: u32) -> Option<Outgoing> {
         let class = &self.target.class;
         let verdict = match &class.filter {
             Some(f) => f.check(prefix, r, class.ebgp),

@@ -8,6 +8,7 @@ use bgp_wire::{Afi, Asn, ClusterId, Family, Prefix, RouterId};
 
 use crate::attrs::RouteAttrs;
 use crate::decision::{Protocol, Route};
+use crate::updates::Reflected;
 use crate::PeerId;
 
 /// This speaker, as the policy rules need it.
@@ -259,13 +260,39 @@ pub fn export(local: &Local, route: &Route, family: Family, to: &Target) -> Opti
             out.next_hop = Some(c.next_hop_self(family)?);
         }
         if reflect {
-            // RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP
-            // speaker; our cluster goes in front of CLUSTER_LIST.
-            out.originator_id.get_or_insert(src.peer_router_id);
-            out.cluster_list.insert(0, local.cluster());
+            reflection(local, route).apply(&mut out);
         }
     }
     Some(out)
+}
+
+/// RFC 4456 §8: ORIGINATOR_ID names the route's first iBGP speaker; our
+/// cluster goes in front of CLUSTER_LIST.
+fn reflection(local: &Local, route: &Route) -> Reflected {
+    Reflected {
+        originator_id: route.attrs.originator_id.unwrap_or(route.source.peer_router_id),
+        cluster: local.cluster(),
+    }
+}
+
+/// When [`export`] would send `to` the received set with only reflection's
+/// two attributes added: what they are. That is a reflector's usual case
+/// (an iBGP route between clients, next hop and LOCAL_PREF kept, nothing
+/// unknown to strip), and then the set itself is sent, not a copy.
+pub fn reflects_as_received(local: &Local, route: &Route, to: &Target) -> Option<Reflected> {
+    let (src, a, c) = (&route.source, &route.attrs, &to.class);
+    // The conditions under which `export` reflects...
+    let reflect = src.peer.is_some()
+        && !src.ebgp
+        && !c.ebgp
+        && local.cluster_id.is_some()
+        && (src.rr_client || c.rr_client)
+        && !to.is_source_of(route)
+        && !a.communities.contains(&Community::NO_ADVERTISE);
+    // ...and changes nothing else: the next hop stays, LOCAL_PREF is there,
+    // no unknown attribute to filter.
+    let unchanged = !c.next_hop_self && a.next_hop.is_some() && a.local_pref.is_some() && a.rare.unknown.is_empty();
+    (reflect && unchanged).then(|| reflection(local, route))
 }
 
 fn prepend(p: &AsPath, asn: Asn) -> AsPath {

@@ -8,28 +8,94 @@ use std::sync::Arc;
 
 use bgp_wire::attributes::{MpReach, MpUnreach, NextHop};
 use bgp_wire::{
-    Action, EncodeError, Family, Nlri, NlriEntry, PathAttributes, Prefix, SessionCtx, Update, UpdateWriter,
+    Action, ClusterId, EncodeError, Family, Nlri, NlriEntry, PathAttributes, Prefix, RouterId, SessionCtx, Update,
+    UpdateWriter,
 };
 
 use crate::attrs::{Rare, RouteAttrs};
+
+/// What reflecting a route adds to its set (RFC 4456 §8), carried beside
+/// the set instead of in a rewritten copy of it. A reflector's clients are
+/// then sent the very set the route arrived with (one set in memory, not
+/// two), and the two attributes are added as the UPDATE is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Reflected {
+    /// ORIGINATOR_ID: the set's own, or the peer the route came from.
+    pub originator_id: RouterId,
+    /// Our cluster, put in front of CLUSTER_LIST.
+    pub cluster: ClusterId,
+}
+
+impl Reflected {
+    /// Adds both to `a` (a set that has an ORIGINATOR_ID keeps it).
+    pub fn apply(&self, a: &mut RouteAttrs) {
+        a.originator_id.get_or_insert(self.originator_id);
+        a.cluster_list.insert(0, self.cluster);
+    }
+
+    /// Adds both to attributes about to be written.
+    fn apply_wire(&self, p: &mut PathAttributes) {
+        p.originator_id.get_or_insert(self.originator_id);
+        p.cluster_list.get_or_insert_with(Vec::new).insert(0, self.cluster);
+    }
+
+    fn key(r: Option<&Reflected>) -> (bool, u32, u32) {
+        r.map_or((false, 0, 0), |r| {
+            (true, u32::from(r.originator_id.0), u32::from(r.cluster.0))
+        })
+    }
+}
+
+/// What a peer is sent for a route: a set, and what reflection adds to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub attrs: Arc<RouteAttrs>,
+    pub reflected: Option<Reflected>,
+}
+
+impl Outgoing {
+    /// A set sent as it is.
+    pub fn plain(attrs: Arc<RouteAttrs>) -> Outgoing {
+        Outgoing { attrs, reflected: None }
+    }
+
+    /// The whole set the peer gets, reflection's attributes included.
+    pub fn resolved(&self) -> RouteAttrs {
+        let mut a = (*self.attrs).clone();
+        if let Some(r) = &self.reflected {
+            r.apply(&mut a);
+        }
+        a
+    }
+}
 
 /// A change to send: announce (with attributes) or withdraw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub entry: NlriEntry,
     pub attrs: Option<Arc<RouteAttrs>>,
+    pub reflected: Option<Reflected>,
 }
 
 impl Change {
     pub fn announce(entry: NlriEntry, attrs: Arc<RouteAttrs>) -> Change {
+        Change::send(entry, Outgoing::plain(attrs))
+    }
+
+    pub fn send(entry: NlriEntry, out: Outgoing) -> Change {
         Change {
             entry,
-            attrs: Some(attrs),
+            attrs: Some(out.attrs),
+            reflected: out.reflected,
         }
     }
 
     pub fn withdraw(entry: NlriEntry) -> Change {
-        Change { entry, attrs: None }
+        Change {
+            entry,
+            attrs: None,
+            reflected: None,
+        }
     }
 }
 
@@ -56,9 +122,16 @@ pub fn by_family(changes: impl IntoIterator<Item = Change>) -> Vec<FamilyChanges
                 out.len() - 1
             }
         };
-        match c.attrs {
-            Some(a) => out[i].announce.push((c.entry, a)),
-            None => out[i].withdraw.push(c.entry),
+        match (c.attrs, c.reflected) {
+            (Some(a), None) => out[i].announce.push((c.entry, a)),
+            (Some(a), Some(r)) => {
+                let out_attrs = Outgoing {
+                    attrs: a,
+                    reflected: Some(r),
+                };
+                out[i].announce.push((c.entry, Arc::new(out_attrs.resolved())));
+            }
+            (None, _) => out[i].withdraw.push(c.entry),
         }
     }
     out
@@ -186,6 +259,7 @@ pub fn write_changes(changes: &mut [Change], ctx: &SessionCtx, buf: &mut bytes::
             f.afi.0,
             f.safi.0,
             c.attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
+            Reflected::key(c.reflected.as_ref()),
         )
     };
     changes.sort_unstable_by_key(key);
@@ -195,7 +269,13 @@ pub fn write_changes(changes: &mut [Change], ctx: &SessionCtx, buf: &mut bytes::
         let entries = run.iter().map(|c| c.entry);
         match &run[0].attrs {
             None => w.withdraw(family, entries)?,
-            Some(a) => w.announce(family, &path_attributes(a, family), entries)?,
+            Some(a) => {
+                let mut p = path_attributes(a, family);
+                if let Some(r) = &run[0].reflected {
+                    r.apply_wire(&mut p);
+                }
+                w.announce(family, &p, entries)?
+            }
         }
     }
     Ok(())

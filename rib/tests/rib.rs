@@ -316,6 +316,79 @@ fn ibgp_split_horizon_and_route_reflection() {
     assert_eq!(out.cluster_list[0], ClusterId("244.0.0.1".parse().unwrap()));
 }
 
+/// A reflected route is sent as the set it arrived with, reflection's two
+/// attributes beside it, and that comes to exactly what the export rules
+/// make of it; every case the rules rewrite otherwise still gets a copy.
+#[test]
+fn reflection_sends_the_received_set_and_means_the_same() {
+    use rib::export::Exports;
+    use rib::filter::Verdict;
+    let client = |peer: u32, id: &str| {
+        Arc::new(Source {
+            rr_client: true,
+            ..(*src(peer, "10.0.0.1", id, false)).clone()
+        })
+    };
+    let sources = [
+        client(1, "1.1.1.1"),
+        src(2, "10.0.0.2", "2.2.2.2", false),
+        src(3, "10.0.0.3", "3.3.3.3", true),
+    ];
+    let sets = [
+        attrs(|a| a.local_pref = Some(100)),
+        attrs(|_| {}),
+        attrs(|a| {
+            a.local_pref = Some(100);
+            a.originator_id = Some(rid("7.7.7.7"));
+            a.cluster_list = vec![ClusterId("244.0.0.2".parse().unwrap())].into();
+        }),
+        attrs(|a| {
+            a.local_pref = Some(100);
+            a.rare.unknown = vec![RawAttribute {
+                flags: 0x80,
+                type_code: 100,
+                value: vec![2].into(),
+            }];
+        }),
+        attrs(|a| {
+            a.local_pref = Some(100);
+            a.next_hop = None;
+        }),
+    ];
+    let mut nhs = target(6, false, true);
+    nhs.class.next_hop_self = true;
+    let targets = [
+        target(4, false, true),
+        target(5, false, false),
+        target(7, true, false),
+        nhs,
+    ];
+    let filter = PrefixFilter::default();
+    let mut shared = 0;
+    for l in [local(None), local(Some("244.0.0.1"))] {
+        for s in &sources {
+            for a in &sets {
+                for t in &targets {
+                    let r = route(s.clone(), a.clone());
+                    let mut ex = Exports::default();
+                    let class = ex.join(t);
+                    let got = ex.export(&l, &r, Family::IPV4_UNICAST, t, class, &filter, 0, Verdict::Default);
+                    let want = export(&l, &r, Family::IPV4_UNICAST, t);
+                    assert_eq!(got.as_ref().map(|o| o.resolved()), want, "{s:?} {a:?} {t:?}");
+                    if let Some(o) = got.filter(|o| o.reflected.is_some()) {
+                        assert!(Arc::ptr_eq(&o.attrs, a), "the received set itself");
+                        assert_eq!(ex.sets(), 0, "and no copy of it");
+                        shared += 1;
+                    }
+                }
+            }
+        }
+    }
+    // From a client to client and non-client, from a non-client to the
+    // client, for the two sets that need no rewriting.
+    assert_eq!(shared, 6);
+}
+
 #[test]
 fn ebgp_export_prepends_sets_next_hop_and_drops_ibgp_only_attributes() {
     let r = route(
@@ -566,7 +639,7 @@ fn the_export_cache_is_bounded() {
         let out = ex
             .export(&l, &r, Family::IPV4_UNICAST, &to, class, &filter, 0, Verdict::Default)
             .expect("exported");
-        assert_eq!(out.as_path, AsPath::sequence([Asn(64512), Asn(65001), Asn(i)]));
+        assert_eq!(out.attrs.as_path, AsPath::sequence([Asn(64512), Asn(65001), Asn(i)]));
         most = most.max(ex.len());
         drop(out);
         routes.push(r);

@@ -221,3 +221,44 @@ fn written_updates_say_what_packed_ones_say_in_as_few_messages() {
         assert_eq!((got_in, got_out), (want_in, want_out), "{ctx:?}");
     }
 }
+
+/// A reflected change is written as its set with ORIGINATOR_ID and our
+/// cluster added: the same bytes as the whole reflected set would give,
+/// one UPDATE per distinct reflection.
+#[test]
+fn reflected_changes_are_written_as_the_reflected_set() {
+    use bgp_wire::{ClusterId, RouterId};
+    let mut i = Interner::default();
+    let nh = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let a = attrs(&mut i, nh, 65001);
+    let r = |o: [u8; 4]| rib::Reflected {
+        originator_id: RouterId(Ipv4Addr::from(o)),
+        cluster: ClusterId(Ipv4Addr::new(244, 0, 0, 1)),
+    };
+    let ctx = SessionCtx::default();
+    let from = |o| rib::Outgoing {
+        attrs: a.clone(),
+        reflected: Some(r(o)),
+    };
+    let mut changes: Vec<rib::Change> = (0..10u32)
+        .map(|n| {
+            rib::Change::send(
+                NlriEntry::new(v4(n, 24)),
+                from(if n < 6 { [1, 1, 1, 1] } else { [2, 2, 2, 2] }),
+            )
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    rib::updates::write_changes(&mut changes, &ctx, &mut buf).unwrap();
+    let back = split(&buf, &ctx);
+    assert_eq!(back.len(), 2, "one UPDATE per originator");
+    for u in &back {
+        let got = received(u).attrs_v4.expect("announced");
+        let o = if u.nlri.len() == 6 { [1, 1, 1, 1] } else { [2, 2, 2, 2] };
+        let mut want = from(o).resolved();
+        want.next_hop = got.next_hop;
+        assert_eq!(got, want);
+        assert_eq!(got.cluster_list.to_vec(), vec![ClusterId(Ipv4Addr::new(244, 0, 0, 1))]);
+        assert_eq!(got.originator_id, Some(RouterId(Ipv4Addr::from(o))));
+    }
+}
