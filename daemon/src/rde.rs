@@ -660,7 +660,7 @@ impl Shell {
     fn routes(&self, q: &RouteQuery) -> Vec<RouteView> {
         let table = self.engine.table();
         let ifaces = self.ifaces.read().unwrap_or_else(|e| e.into_inner());
-        let mut prefixes: Vec<(Prefix, &[rib::Route])> = table.iter().map(|(p, r)| (*p, r)).collect();
+        let mut prefixes: Vec<(Prefix, &[rib::Route])> = table.iter().collect();
         prefixes.sort_unstable_by_key(|(p, _)| *p);
         let mut out = Vec::new();
         for (p, routes) in prefixes {

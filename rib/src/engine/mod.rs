@@ -690,7 +690,7 @@ impl Engine {
                     routes
                         .iter()
                         .filter(|r| Arc::ptr_eq(&r.source, &old_source))
-                        .map(|r| (*prefix, r.clone()))
+                        .map(move |r| (prefix, r.clone()))
                 })
                 .collect();
             for (prefix, r) in mine {
