@@ -202,6 +202,21 @@ pub(crate) fn same(a: Option<&Route>, b: Option<&Route>) -> bool {
     }
 }
 
+/// Puts `x` in a released place of `items` (listed in `free`), or at the
+/// end: where it went.
+fn place<T>(items: &mut Vec<T>, free: &mut Vec<u32>, x: T) -> u32 {
+    match free.pop() {
+        Some(i) => {
+            items[i as usize] = x;
+            i
+        }
+        None => {
+            items.push(x);
+            (items.len() - 1) as u32
+        }
+    }
+}
+
 /// Takes path `j` out of `slot`, the slot of `prefix`.
 fn take_path(slot: &mut Slot, prefix: Prefix, i: u32, j: usize) -> Delta {
     let old_best = slot.paths.as_slice()[0].clone();
@@ -300,38 +315,17 @@ impl Table {
                         high_id: 0,
                         addr: u32::from(a),
                     },
-                    IpAddr::V6(a) => {
-                        let at = match v6_free.pop() {
-                            Some(at) => {
-                                v6[at as usize] = u128::from(a);
-                                at
-                            }
-                            None => {
-                                v6.push(u128::from(a));
-                                (v6.len() - 1) as u32
-                            }
-                        };
-                        Key {
-                            len: prefix.prefix_len() + V6,
-                            high_id: 0,
-                            addr: at,
-                        }
-                    }
+                    IpAddr::V6(a) => Key {
+                        len: prefix.prefix_len() + V6,
+                        high_id: 0,
+                        addr: place(v6, v6_free, u128::from(a)),
+                    },
                 };
                 let slot = Slot {
                     key,
                     paths: Paths::EMPTY,
                 };
-                let i = match free.pop() {
-                    Some(i) => {
-                        slots[i as usize] = slot;
-                        i
-                    }
-                    None => {
-                        slots.push(slot);
-                        (slots.len() - 1) as u32
-                    }
-                };
+                let i = place(slots, free, slot);
                 v.insert(i);
                 i
             }

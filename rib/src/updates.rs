@@ -18,7 +18,7 @@ use crate::attrs::{Rare, RouteAttrs};
 /// the set instead of in a rewritten copy of it. A reflector's clients are
 /// then sent the very set the route arrived with (one set in memory, not
 /// two), and the two attributes are added as the UPDATE is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reflected {
     /// ORIGINATOR_ID: the set's own, or the peer the route came from.
     pub originator_id: RouterId,
@@ -37,12 +37,6 @@ impl Reflected {
     fn apply_wire(&self, p: &mut PathAttributes) {
         p.originator_id.get_or_insert(self.originator_id);
         p.cluster_list.get_or_insert_with(Vec::new).insert(0, self.cluster);
-    }
-
-    fn key(r: Option<&Reflected>) -> (bool, u32, u32) {
-        r.map_or((false, 0, 0), |r| {
-            (true, u32::from(r.originator_id.0), u32::from(r.cluster.0))
-        })
     }
 }
 
@@ -259,7 +253,7 @@ pub fn write_changes(changes: &mut [Change], ctx: &SessionCtx, buf: &mut bytes::
             f.afi.0,
             f.safi.0,
             c.attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
-            Reflected::key(c.reflected.as_ref()),
+            c.reflected,
         )
     };
     changes.sort_unstable_by_key(key);
