@@ -9,6 +9,7 @@ mod client;
 mod lab;
 mod lab_netns;
 mod malloc;
+mod pow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
