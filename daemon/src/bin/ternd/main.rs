@@ -120,23 +120,34 @@ enum Calico {
     },
 }
 
-/// One malloc arena for the whole process. glibc gives each thread that
-/// allocates while another holds the lock an arena of its own, and each
-/// keeps its freed memory apart: the engine thread frees what the session
-/// threads decoded into, in arenas that then stay resident. bench, median
-/// of 3 in one run, one arena against glibc's default: 100k 16.9 / 18.0
-/// MB, rr50x1k 23.8 / 26.1 MB, 1m 74.5 / 75.7 MB, the same times. Before
-/// any thread starts.
-fn one_malloc_arena() {
+/// Two malloc arenas: one for the session thread, one for the engine.
+///
+/// With tcache off (see `malloc`), every malloc and free takes its arena's
+/// lock. glibc's default, an arena per thread, keeps each arena's freed
+/// memory apart and left ternd 1 MB bigger at 100k routes; one arena for
+/// all made the engine and the session threads queue for one lock. On two
+/// cores the engine then slept on it about 15,000 times in the diverse 1M
+/// benchmark (`perf record -e sched:sched_switch`: `__lll_lock_wait_private`),
+/// and ternd spent 3.6 CPU seconds there against 2.1 pinned to one core.
+///
+/// glibc hands the first thread that allocates after main a new arena and
+/// later threads the existing ones in turn, starting with main's. The
+/// runtime's one worker (see [`runtime`]) starts first and so has an arena
+/// of its own; the engine's thread shares main's, where the main thread
+/// only waits. (Were it otherwise, only speed would differ.) The engine
+/// still frees what the worker decoded into the worker's arena, so the
+/// UPDATEs on their way are kept few (`rde::IN_FLIGHT`): what they hold is
+/// what the second arena costs. Before any thread starts.
+fn two_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a malloc parameter; no other thread runs yet.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
 fn main() -> ExitCode {
-    one_malloc_arena();
+    two_malloc_arenas();
     // Under BIRD's names, as calico-node's runit services start it.
     if let Some(code) = calico::as_bird() {
         return code;
@@ -271,8 +282,12 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // One worker: sessions, sockets and decoding run on it, the engine on
+    // its own thread (`rde`), so two cores carry one each. A second worker
+    // only stole tasks from the first and shared its arena (see
+    // `two_malloc_arenas`).
     match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
     {
