@@ -15,8 +15,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let target = std::env::var("TARGET").unwrap_or_default();
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    // Only LLD takes the option; a linker chosen by hand may not be LLD.
-    if target != "x86_64-unknown-linux-gnu" || flags.contains("linker") {
+    // Only LLD takes the option; a linker chosen by hand (in the flags, or
+    // cargo's target linker, which it passes as RUSTC_LINKER) may not be LLD.
+    let chosen = flags.contains("linker") || std::env::var_os("RUSTC_LINKER").is_some();
+    if target != "x86_64-unknown-linux-gnu" || chosen {
         return;
     }
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();

@@ -128,7 +128,8 @@ enum Calico {
 /// all made the engine and the session threads queue for one lock. On two
 /// cores the engine then slept on it about 15,000 times in the diverse 1M
 /// benchmark (`perf record -e sched:sched_switch`: `__lll_lock_wait_private`),
-/// and ternd spent 3.6 CPU seconds there against 2.1 pinned to one core.
+/// and ternd took 3.6 CPU seconds for that benchmark against 2.1 pinned to
+/// one core.
 ///
 /// glibc hands the first thread that allocates after main a new arena and
 /// later threads the existing ones in turn, starting with main's. The
