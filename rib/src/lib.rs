@@ -61,5 +61,5 @@ pub use out::Transmit;
 pub use policy::{
     check_import, check_import_as, export, Advertise, ExportClass, Ineligible, Local, PrefixFilter, Target,
 };
-pub use table::{Delta, SlotId, Table};
+pub use table::{Delta, PathRef, SlotId, Table};
 pub use updates::{path_attributes, Change, Outgoing, Reflected};

@@ -224,6 +224,47 @@ fn the_table_keeps_every_path_and_the_best_first() {
     assert_eq!(t.route_count(), 0);
 }
 
+#[test]
+fn a_change_names_the_paths_and_tells_a_repeat_from_a_change() {
+    let mut t = Table::new();
+    let s1 = src(1, "10.0.0.1", "1.1.1.1", false);
+    let s2 = src(2, "10.0.0.2", "2.2.2.2", false);
+    let set = attrs(|_| {});
+    let d = t.update(p("10.244.1.0/26"), route(s2.clone(), set.clone()));
+    assert_eq!(
+        (d.before, d.after.map(|a| (a.peer, a.out_id))),
+        (None, Some((Some(PeerId(2)), 1)))
+    );
+    let (old, new) = d.best.expect("a new prefix has a best");
+    assert_eq!((old, new), (None, d.after));
+    assert!(!d.is_noop());
+    // The same path with the same attribute set again: nothing changed.
+    let d = t.update(p("10.244.1.0/26"), route(s2.clone(), set.clone()));
+    assert!(d.is_noop() && d.before == d.after);
+    // The same path with another set: a change, though the best's sender
+    // is the same.
+    let d = t.update(p("10.244.1.0/26"), route(s2.clone(), attrs(|a| a.med = Some(5))));
+    assert!(!d.is_noop() && d.best_changed());
+    // A second path that does not win: the best stays, the change is the
+    // new path, with the next identifier.
+    let d = t.update(
+        p("10.244.1.0/26"),
+        route(s1.clone(), attrs(|a| a.local_pref = Some(50))),
+    );
+    assert!(!d.best_changed() && !d.is_noop());
+    assert_eq!(d.after.map(|a| (a.peer, a.out_id)), Some((Some(PeerId(1)), 2)));
+    // The best goes: the other path takes over, named as it is.
+    let d = t
+        .withdraw(&p("10.244.1.0/26"), Some(PeerId(2)), 0)
+        .expect("a path went");
+    let (old, new) = d.best.expect("the best changed");
+    assert_eq!(
+        (old.and_then(|o| o.peer), new.and_then(|n| n.peer)),
+        (Some(PeerId(2)), Some(PeerId(1)))
+    );
+    assert_eq!(d.out_id(), 1);
+}
+
 fn local(cluster: Option<&str>) -> Local {
     Local {
         asn: Asn(64512),

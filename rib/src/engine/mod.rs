@@ -795,18 +795,17 @@ impl Engine {
         if d.is_noop() {
             return;
         }
-        let (before, after) = (d.before.as_ref(), d.after.as_ref());
-        match (before.map(|r| r.source.peer), after.map(|r| r.source.peer)) {
+        match (d.before.map(|r| r.peer), d.after.map(|r| r.peer)) {
             (None, Some(p)) => self.count(p, |c| c.imported += 1),
             (Some(p), None) => self.count(p, |c| c.imported -= 1),
             _ => {}
         }
         if let Some((old, new)) = &d.best {
             if let Some(o) = old {
-                self.count(o.source.peer, |c| c.preferred -= 1);
+                self.count(o.peer, |c| c.preferred -= 1);
             }
             if let Some(n) = new {
-                self.count(n.source.peer, |c| c.preferred += 1);
+                self.count(n.peer, |c| c.preferred += 1);
             }
             self.window.best.insert(d.slot.0);
             if new.is_none() {
