@@ -177,6 +177,13 @@ impl RouteView {
 /// 1.90 and 2.27 s.
 const IN_FLIGHT: usize = 64;
 
+/// Permits of applied UPDATEs handed back at a time, while more are
+/// queued. Each hand-back can wake a reader, and so the session thread:
+/// one at a time, the two threads woke each other once per UPDATE, and a
+/// table of small UPDATEs (one attribute set per 5 prefixes) spent a sixth
+/// of the engine's time in those wake-ups.
+const PERMITS_BACK: usize = 16;
+
 /// The permits of UPDATEs between the readers and the engine.
 pub fn in_flight() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(IN_FLIGHT))
@@ -254,6 +261,7 @@ pub fn spawn(
         outs: HashMap::new(),
         controls: HashMap::new(),
         in_flight,
+        applied: Vec::with_capacity(PERMITS_BACK),
         trim: false,
         encode_failures: 0,
         ifaces,
@@ -322,6 +330,9 @@ struct Shell {
     /// Each session's peer task, for what the engine decides about it.
     controls: HashMap<PeerId, crate::peer::PeerTx>,
     in_flight: Arc<Semaphore>,
+    /// Permits of UPDATEs applied, handed back [`PERMITS_BACK`] at a time
+    /// or when the queue is empty.
+    applied: Vec<OwnedSemaphorePermit>,
     /// A session went: free memory is given back once output is idle.
     trim: bool,
     /// Encoding failures already logged.
@@ -352,7 +363,12 @@ impl Shell {
                             self.round();
                         }
                     }
-                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Empty) => {
+                        // Before waiting: a permit held here would read as
+                        // an UPDATE still on its way.
+                        self.applied.clear();
+                        break;
+                    }
                     Err(TryRecvError::Disconnected) => return,
                 }
             }
@@ -397,7 +413,10 @@ impl Shell {
                     }
                 }
                 self.engine.update(peer, &update, now);
-                drop(permit);
+                self.applied.extend(permit);
+                if self.applied.len() >= PERMITS_BACK {
+                    self.applied.clear();
+                }
                 for ev in self.engine.take_limit_events() {
                     if let Some(c) = self.controls.get(&ev.peer) {
                         let (tx, _) = oneshot::channel();
