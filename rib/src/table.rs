@@ -270,6 +270,9 @@ pub struct Table {
     /// Places in `v6` released with their slots, for reuse.
     v6_free: Vec<u32>,
     hasher: DefaultHashBuilder,
+    /// Times the index was built ([`Table::grow_index`]).
+    #[cfg(test)]
+    index_builds: u32,
     routes: usize,
     prefixes: usize,
     /// Of `prefixes`, the IPv6 ones (for per-family counts without a walk).
@@ -326,6 +329,7 @@ impl Table {
             routes,
             prefixes,
             prefixes_v6,
+            ..
         } = self;
         let entry = index.entry(
             h,
@@ -414,10 +418,13 @@ impl Table {
     /// past any cache, and the growths took a sixth of the engine's time
     /// taking in a full table. Read in order, the slots stream through
     /// the cache; only the new index (5 bytes a bucket) is written at
-    /// random. Sized for one more than it holds: twice the buckets when
-    /// it was full, fewer when releases left it mostly tombstones.
+    /// random. Sized for twice what it holds, as hashbrown grows: twice
+    /// the buckets when entries filled it. When released prefixes' marks
+    /// (tombstones) filled it instead, the new one is as large or smaller,
+    /// and still as many inserts away from the next build as it holds, so
+    /// churn at one size cannot rebuild it on every insert.
     fn grow_index(&mut self) {
-        let mut index = HashTable::with_capacity(self.index.len() + 1);
+        let mut index = HashTable::with_capacity((2 * self.index.len()).max(8));
         for (i, s) in self.slots.iter().enumerate() {
             if s.key.high_id != FREE {
                 let h = self.hasher.hash_one(s.key.prefix(&self.v6));
@@ -429,6 +436,10 @@ impl Table {
         }
         debug_assert_eq!(index.len(), self.index.len());
         self.index = index;
+        #[cfg(test)]
+        {
+            self.index_builds += 1;
+        }
     }
 
     /// Removes one path; `None` when there was no such path.
@@ -627,5 +638,63 @@ mod tests {
         // prefixes. The route sits inline, the prefix and ADD-PATH high
         // mark in 12 bytes, and "no route" costs no tag of its own.
         assert_eq!(std::mem::size_of::<Slot>(), 48);
+    }
+
+    fn route(peer: u32) -> Route {
+        let source = crate::decision::Source {
+            peer: Some(PeerId(peer)),
+            protocol: crate::decision::Protocol::Bgp,
+            peer_address: None,
+            peer_router_id: bgp_wire::RouterId(Ipv4Addr::LOCALHOST),
+            ebgp: true,
+            rr_client: false,
+            link: None,
+            iface: None,
+        };
+        Route {
+            source: std::sync::Arc::new(source),
+            path_id: 0,
+            out_id: 0,
+            attrs: Default::default(),
+            igp_cost: IgpCost::UNKNOWN,
+            since: 0,
+        }
+    }
+
+    fn v4(i: u32) -> Prefix {
+        Prefix::v4(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()
+    }
+
+    #[test]
+    fn the_index_grows_by_doubling_and_churn_does_not_rebuild_it_each_time() {
+        let mut t = Table::new();
+        let mut n = 0;
+        // Up to an index that is exactly full.
+        while n < 50_000 || t.index.len() < t.index.capacity() {
+            t.update(v4(n), route(1));
+            n += 1;
+        }
+        // From 16 buckets to 65536 or more, doubling: at most 13 builds.
+        assert!(t.index_builds <= 13, "{} builds", t.index_builds);
+        let grown = t.index_builds;
+        // Churn at that size: a prefix goes, then another comes. A
+        // released prefix leaves a tombstone in a full index, so each
+        // insert finds it full; a build must buy as many inserts as the
+        // index holds, not one.
+        for i in 0..200_000u32 {
+            let d = t.withdraw(&v4(i), Some(PeerId(1)), 0).expect("held");
+            assert!(t.release(d.slot));
+            t.update(v4(n + i), route(1));
+        }
+        assert_eq!(t.len() as u32, n);
+        assert!(
+            t.index_builds - grown <= 10,
+            "{} builds under churn",
+            t.index_builds - grown
+        );
+        for i in 200_000..n + 200_000 {
+            assert!(t.best(&v4(i)).is_some(), "{}", v4(i));
+        }
+        assert!(t.best(&v4(199_999)).is_none());
     }
 }
