@@ -15,10 +15,15 @@
 //! ternd binary named by `TERN_BENCH_BASE` (an earlier build, to compare
 //! with in the same run).
 //!
+//! `TERN_BENCH_THREADS=1` also prints, after each round, every busy
+//! thread of the device with its CPU time and its time waiting for a CPU.
+//!
 //! For each device: the time from the senders' first UPDATE until the
 //! observer holds the final route of every prefix, the device's peak RSS
 //! and CPU seconds, and ternd's ratio to each. The generator's own rate
-//! into a sink is printed first, to show it is not the bottleneck.
+//! into a sink, and the observer's from a socket that hands it a table as
+//! fast as it can, are printed first, to show the harness is not the
+//! bottleneck.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use interop::netns::Lan;
 use interop::speaker::{
-    encode_routes, generate, generate_diverse, generate_range, observe_until, send_routes, Session,
+    encode_routes, generate, generate_diverse, generate_range, observe, observe_until, send_routes, Session,
 };
 use interop::TempDir;
 
@@ -42,6 +47,9 @@ struct Result {
     rss_kb: u64,
     cpu_s: f64,
     note: String,
+    /// With `TERN_BENCH_THREADS`: each busy thread's CPU time, and its time
+    /// runnable but waiting for a CPU (`/proc/PID/task/TID/schedstat`).
+    threads: String,
 }
 
 /// One benchmark scenario.
@@ -174,6 +182,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
         rss_kb: 0,
         cpu_s: 0.0,
         note,
+        threads: String::new(),
     };
     let lan = Lan::new(net, 3);
     for i in 0..sc.senders() {
@@ -268,6 +277,11 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
     let start = Instant::now();
     let done = observer.join().unwrap_or_else(|_| Err("observer panicked".into()));
     let (rss_kb, cpu_s) = interop::usage(dut.pid());
+    let threads = if std::env::var_os("TERN_BENCH_THREADS").is_some() {
+        thread_times(dut.pid())
+    } else {
+        String::new()
+    };
     stop.store(true, Ordering::Relaxed);
     let mut note = done.as_ref().err().cloned().unwrap_or_default();
     for s in senders {
@@ -278,6 +292,7 @@ fn run_one(which: &'static str, net: u8, sc: Scenario) -> Result {
         }
     }
     Result {
+        threads,
         name: which,
         per_prefix: done.as_ref().map_or(0.0, |o| o.announced as f64 / want.max(1) as f64),
         converge: done.ok().map(|o| o.done.saturating_duration_since(start)),
@@ -327,6 +342,54 @@ fn generator_rate(n: usize) -> f64 {
     n as f64 / secs
 }
 
+/// One line per thread of `pid` that ran over a millisecond: its name,
+/// the time it ran and the time it was ready to run but had no CPU. What
+/// shows whether a device was busy on one thread, or starved of a core.
+fn thread_times(pid: i32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return String::new();
+    };
+    let mut lines = Vec::new();
+    for t in tasks.flatten() {
+        let p = t.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        // run time (ns), wait time (ns), time slices
+        let stat = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+        let v: Vec<u64> = stat.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        if let [run, wait, slices, ..] = v[..] {
+            if run > 1_000_000 {
+                lines.push(format!(
+                    "\n    thread {:<16} ran {:.3} s, waited for a CPU {:.3} s, {slices} slices",
+                    comm.trim(),
+                    run as f64 / 1e9,
+                    wait as f64 / 1e9
+                ));
+            }
+        }
+    }
+    lines.concat()
+}
+
+/// How fast the observer alone takes in a table that a socket hands it
+/// as fast as it can: the least time any device's run can take.
+fn observer_rate(n: usize) -> f64 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let addr = l.local_addr().expect("addr");
+    let routes = generate(n, Ipv4Addr::new(10, 0, 0, 1), 65001);
+    let bytes = encode_routes(&routes, &bgp_wire::SessionCtx::default()).expect("encode");
+    let feed = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().expect("accept");
+        let _ = std::io::Write::write_all(&mut c, &bytes);
+        // Open until the observer is done.
+        let _ = c.read(&mut [0u8; 1]);
+    });
+    let mut s = Session::raw(Ipv4Addr::LOCALHOST, addr).expect("observer");
+    let took = observe(&mut s, n, Duration::from_secs(300)).expect("observer reads");
+    drop(s);
+    let _ = feed.join();
+    n as f64 / took.as_secs_f64()
+}
+
 /// The round with the median convergence time (a failed round counts as
 /// slowest).
 fn median(rounds: Vec<Result>) -> Option<Result> {
@@ -357,6 +420,10 @@ fn main() {
         "generator into a sink: {:.0} routes/s ({most} routes)",
         generator_rate(most)
     );
+    println!(
+        "observer from a socket: {:.0} routes/s ({most} routes)",
+        observer_rate(most)
+    );
     if let Some(cpus) = pinned() {
         println!("devices pinned to CPUs {cpus} (TERN_BENCH_CPUS)");
     }
@@ -385,8 +452,11 @@ fn main() {
                         format!(" (round {})", round + 1)
                     } else {
                         String::new()
-                    }
+                    },
                 );
+                if !r.threads.is_empty() {
+                    println!("{}", r.threads.trim_start_matches('\n'));
+                }
                 all.push(r);
             }
         }
