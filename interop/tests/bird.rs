@@ -603,12 +603,14 @@ fn json_answers_carry_what_the_text_shows() {
         assert!(text.contains(line), "{line}: {text}");
     }
 
-    // A pattern of many stars is matched in linear time.
+    // A pattern of many stars is matched in linear time. The bound is
+    // loose (a birdc process per query, on a loaded CI machine): a
+    // backtracking matcher would take far longer than any bound.
     for pattern in ["*".repeat(40), format!("{}Z", "*M".repeat(20))] {
         let started = std::time::Instant::now();
         let out = t.birdc(&format!("show protocols \"{pattern}\""));
         assert!(
-            started.elapsed() < Duration::from_millis(300),
+            started.elapsed() < Duration::from_secs(3),
             "{pattern}: {:?}",
             started.elapsed()
         );

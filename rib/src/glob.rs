@@ -57,6 +57,7 @@ mod tests {
         let name = "a".repeat(64);
         let t = std::time::Instant::now();
         assert!(!matches(&pattern, &name));
-        assert!(t.elapsed() < std::time::Duration::from_millis(50));
+        // Loose, for a loaded machine: backtracking would take ages.
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
     }
 }
