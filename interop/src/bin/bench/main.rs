@@ -359,7 +359,7 @@ fn thread_times(pid: i32) -> String {
         if let [run, wait, slices, ..] = v[..] {
             if run > 1_000_000 {
                 lines.push(format!(
-                    "\n    thread {:<16} ran {:.3} s, waited for a CPU {:.3} s, {slices} slices",
+                    "    thread {:<16} ran {:.3} s, waited for a CPU {:.3} s, {slices} slices",
                     comm.trim(),
                     run as f64 / 1e9,
                     wait as f64 / 1e9
@@ -367,7 +367,7 @@ fn thread_times(pid: i32) -> String {
             }
         }
     }
-    lines.concat()
+    lines.join("\n")
 }
 
 /// How fast the observer alone takes in a table that a socket hands it
@@ -455,7 +455,7 @@ fn main() {
                     },
                 );
                 if !r.threads.is_empty() {
-                    println!("{}", r.threads.trim_start_matches('\n'));
+                    println!("{}", r.threads);
                 }
                 all.push(r);
             }
